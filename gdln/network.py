@@ -223,11 +223,14 @@ def path_weight(graph: Graph, W: Weights, p: Path) -> Tensor:
 
 def random_gated_data(graph: Graph, n: int, *, generator: torch.Generator,
                       dtype: torch.dtype = torch.float64, p_on: float = 0.6,
-                      node_gates: bool = True, edge_gates: bool = True) -> GatedData:
+                      node_gates: bool = True, edge_gates: bool = True,
+                      n_patterns: int | None = None) -> GatedData:
     """A random data set for tests and demonstrations: Gaussian inputs, targets and binary gates.
 
     Every node (hidden and output; input nodes keep the paper's ``g_v = 1``) and every edge gets a
-    gate that is on with probability ``p_on`` independently per example, when asked for.
+    gate that is on with probability ``p_on`` independently per example, when asked for. With
+    ``n_patterns``, only that many gate patterns ("contexts") are drawn and example ``i`` uses
+    pattern ``i % n_patterns``.
     """
     if n < 1:
         raise ValueError(f"n must be a positive number of examples, got {n!r}")
@@ -236,7 +239,14 @@ def random_gated_data(graph: Graph, n: int, *, generator: torch.Generator,
     dev = generator.device
     x = {v: torch.randn(n, graph.nodes[v], generator=generator, dtype=dtype, device=dev) for v in graph.inputs}
     y = {v: torch.randn(n, graph.nodes[v], generator=generator, dtype=dtype, device=dev) for v in graph.outputs}
-    gate = lambda: (torch.rand(n, generator=generator, dtype=dtype, device=dev) < p_on).to(dtype)  # noqa: E731
+    if n_patterns is not None and not (isinstance(n_patterns, int) and n_patterns >= 1):
+        raise ValueError(f"n_patterns must be a positive integer or None, got {n_patterns!r}")
+    m = n if n_patterns is None else n_patterns
+    idx = torch.arange(n, device=dev) % m
+
+    def gate() -> Tensor:
+        return (torch.rand(m, generator=generator, dtype=dtype, device=dev) < p_on).to(dtype)[idx]
+
     ng = {v: gate() for v in graph.nodes if v not in graph.inputs} if node_gates else {}
     eg = {e: gate() for e in graph.edges} if edge_gates else {}
     return GatedData(x, y, ng, eg)
