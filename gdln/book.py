@@ -1,0 +1,449 @@
+"""Execute the book's chapters and build the book: the runner, its cache and a small CLI.
+
+    python -m gdln.book list
+    python -m gdln.book run   [CHAPTER ...] [--mode quick|full] [--seed N] [--device D] [-p KEY VALUE ...] [--force]
+    python -m gdln.book build [CHAPTER ...] [same options]
+
+Pages are listed in ``_toc.yml`` by name; the source of page ``<name>`` is ``book/<name>.md``. A page
+with code cells is a *chapter* (jupytext MyST markdown): ``run`` converts it with jupytext and executes
+it with papermill (kernel ``python3`` = this Python, cwd ``book/``, env ``GDLN_CLAIMS_DIR``) into
+``_build/executed/<name>.ipynb``, in the order of the toc. ``<name>.hash.json`` beside it holds the
+cache key (chapter source, gdln sources, parameters, dependency versions) and the provenance of the
+run; a chapter whose key has not changed is not executed again. ``build`` runs the chapters, stages
+the pages into ``_build/site/`` (executed notebooks, plain pages, and the Reproduction report
+generated from the claims manifests ``_build/claims/<name>.json``) and renders them with
+jupyter-book into ``_build/html/``, with warnings as errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import contextlib
+import datetime
+import filecmp
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Iterator, Mapping, Sequence
+
+import yaml
+
+from . import __version__
+from .claims import ClaimsTable
+from .parameters import check_parameters
+from .provenance import REPO_ROOT, atomic_write_json, atomic_write_text, build_dir, source_hash
+
+REPORT = "report"  # the generated page
+REPORT_MARKER = "<!-- gdln:report -->"
+DEFAULTS: dict[str, Any] = {"mode": "quick", "seed": 0, "device": "auto"}
+_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*")
+
+
+class ChapterError(RuntimeError):
+    """A chapter raised while executing (the message names the chapter and the cell)."""
+
+
+# ---------------------------------------------------------------- table of contents
+
+def _toc(root: Path) -> dict[str, Any]:
+    return yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8"))
+
+
+def toc_pages(root: Path = REPO_ROOT) -> list[str]:
+    """Page names in reading order: the toc's root, then every ``file`` entry depth-first."""
+    toc = _toc(root)
+    names = [toc["root"]]
+
+    def walk(entry: Mapping[str, Any]) -> None:
+        for key in ("parts", "chapters", "sections"):
+            for child in entry.get(key) or []:
+                if "file" in child:
+                    names.append(child["file"])
+                walk(child)
+
+    walk(toc)
+    for name in names:
+        if not _NAME.fullmatch(str(name)):
+            raise ValueError(f"_toc.yml entry {name!r} is not a page name; expected the name of book/<name>.md")
+    return names
+
+
+def is_chapter(source: Path) -> bool:
+    """A page is a chapter (executed) when its markdown has code cells."""
+    return "```{code-cell}" in source.read_text(encoding="utf-8")
+
+
+def chapters(root: Path = REPO_ROOT) -> list[str]:
+    """The chapters (pages with code) in toc order."""
+    out = []
+    for name in toc_pages(root):
+        source = root / "book" / f"{name}.md"
+        if not source.exists():
+            if name == REPORT:
+                continue
+            raise ValueError(f"_toc.yml lists {name!r} but book/{name}.md does not exist")
+        if name != REPORT and is_chapter(source):
+            out.append(name)
+    return out
+
+
+def select(requested: Sequence[str], available: Sequence[str]) -> list[str]:
+    """``requested`` chapters in toc order (all when empty); an unknown name is a ValueError."""
+    for name in requested:
+        if name not in available:
+            raise ValueError(f"unknown chapter {name!r}; expected one of: {', '.join(available)}")
+    return [n for n in available if not requested or n in requested]
+
+
+# ---------------------------------------------------------------- parameters
+
+def parse_value(text: str) -> Any:
+    """A command-line parameter value, typed: ``3`` -> 3, ``0.5``/``1e-3`` -> float, ``true`` -> True."""
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+    if isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            return float(value)
+    return value
+
+
+def declared_parameters(notebook) -> dict[str, Any]:
+    """Names and default values assigned in the cell tagged ``parameters`` (None if not a literal)."""
+    cell = next((c for c in notebook.cells if "parameters" in c.metadata.get("tags", [])), None)
+    out: dict[str, Any] = {}
+    for node in ast.parse(cell.source).body if cell is not None else []:
+        target = node.targets[0] if isinstance(node, ast.Assign) else getattr(node, "target", None)
+        if isinstance(target, ast.Name) and getattr(node, "value", None) is not None:
+            try:
+                out[target.id] = ast.literal_eval(node.value)
+            except ValueError:
+                out[target.id] = None
+    return out
+
+
+def _same_kind(value: Any, default: Any) -> bool:
+    if default is None:
+        return True
+    if isinstance(default, bool) or isinstance(value, bool):
+        return isinstance(value, bool) and isinstance(default, bool)
+    if isinstance(default, float):
+        return isinstance(value, (int, float))
+    return isinstance(value, type(default))
+
+
+def check_chapter_parameters(name: str, declared: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
+    """``params`` checked against chapter ``name``'s parameters cell (mode, seed, device always)."""
+    params = {**DEFAULTS, **params}
+    check_parameters(params["mode"], params["seed"], params["device"])
+    for key, value in params.items():
+        if key in DEFAULTS:
+            continue
+        if key not in declared:
+            raise ValueError(f"chapter {name!r} has no parameter {key!r}; "
+                             f"expected one of: {', '.join(sorted(declared) or DEFAULTS)}")
+        if not _same_kind(value, declared[key]):
+            raise ValueError(f"parameter {key}={value!r} for chapter {name!r} is invalid; expected a "
+                             f"{type(declared[key]).__name__} like its default {declared[key]!r}")
+        if isinstance(declared[key], float):
+            params[key] = float(value)
+    return params
+
+
+# ---------------------------------------------------------------- cache
+
+def dependency_versions() -> dict[str, str]:
+    """Installed versions of gdln's declared dependencies (all extras), by name."""
+    try:
+        requirements = metadata.requires("gdln") or []
+    except metadata.PackageNotFoundError:
+        return {}
+    names = sorted({re.match(r"[A-Za-z0-9._-]+", r).group(0).lower() for r in requirements})
+    versions = {}
+    for n in names:
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            versions[n] = metadata.version(n)
+    return versions
+
+
+def cache_key(source: str, params: Mapping[str, Any], gdln_hash: str, deps: Mapping[str, str]) -> str:
+    """SHA-256 of everything an executed chapter depends on."""
+    blob = json.dumps({"source": source, "parameters": params, "gdln": gdln_hash, "dependencies": deps},
+                      sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _paths(build: Path, name: str) -> tuple[Path, Path, Path]:
+    """(executed notebook, its record, its claims manifest)."""
+    return (build / "executed" / f"{name}.ipynb", build / "executed" / f"{name}.hash.json",
+            build / "claims" / f"{name}.json")
+
+
+def read_record(build: Path, name: str) -> dict[str, Any] | None:
+    """The provenance record of chapter ``name``'s last successful execution, if any."""
+    path = _paths(build, name)[1]
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+# ---------------------------------------------------------------- execution
+
+@contextlib.contextmanager
+def _environ(**values: str) -> Iterator[None]:
+    old = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _kernel_path(build: Path) -> str:
+    """A Jupyter data dir whose kernel ``python3`` is this interpreter (put first on JUPYTER_PATH)."""
+    spec = {"argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+            "display_name": "Python 3", "language": "python"}
+    path = build / "jupyter" / "kernels" / "python3" / "kernel.json"
+    if not path.exists() or json.loads(path.read_text()) != spec:
+        atomic_write_json(path, spec)
+    return _prepend(str(build / "jupyter"), "JUPYTER_PATH")
+
+
+def _prepend(path: str, variable: str) -> str:
+    return os.pathsep.join(filter(None, [path, os.environ.get(variable)]))
+
+
+def execute(name: str, params: Mapping[str, Any], *, root: Path = REPO_ROOT, build: Path | None = None,
+            force: bool = False, log=print) -> dict[str, Any]:
+    """Execute chapter ``name`` unless its cache key is unchanged; return its provenance record."""
+    import jupytext
+    import nbformat
+    import papermill
+
+    build = Path(build or build_dir()).resolve()
+    source = (root / "book" / f"{name}.md").read_text(encoding="utf-8")
+    notebook = jupytext.reads(source, fmt="md:myst")
+    params = check_chapter_parameters(name, declared_parameters(notebook), params)
+    gdln_hash, deps = source_hash(), dependency_versions()
+    key = cache_key(source, params, gdln_hash, deps)
+    out, record_path, claims = _paths(build, name)
+    record = read_record(build, name)
+    if (not force and record and record["key"] == key and out.exists()
+            and (claims.exists() or not record["claims"])):
+        return {**record, "cached": True}
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp_in, tmp_out = out.with_name(f".{name}.in.ipynb"), out.with_name(f".{name}.out.ipynb")
+    nbformat.write(notebook, tmp_in)
+    claims.unlink(missing_ok=True)  # a stale manifest must not pass for this run's
+    log(f"[gdln.book] {name}: executing with {_show(params)} ...", flush=True)
+    started = time.perf_counter()
+    try:
+        with _environ(GDLN_CLAIMS_DIR=str(claims.parent), GDLN_BUILD_DIR=str(build),
+                      JUPYTER_PATH=_kernel_path(build), PYTHONPATH=_prepend(str(root), "PYTHONPATH")):
+            papermill.execute_notebook(tmp_in, tmp_out, parameters=dict(params), kernel_name="python3", language="python",
+                                       cwd=str(root / "book"), progress_bar=False, log_output=False)
+        wall = time.perf_counter() - started
+        os.replace(tmp_out, out)  # the notebook first: a record never vouches for a missing notebook
+    except papermill.PapermillExecutionError as err:
+        failed = out.with_name(f"{name}.failed.ipynb")
+        if tmp_out.exists():
+            os.replace(tmp_out, failed)
+        first = next((line for line in err.source.splitlines() if line.strip()), "")
+        raise ChapterError(
+            f"chapter {name!r} failed in code cell {_source_cell(failed, err.cell_index)} of book/{name}.md "
+            f"(starting {first!r}): "
+            f"{err.ename}: {err.evalue}\n  notebook with the traceback: {failed}") from None
+    finally:  # an interrupted run leaves no half-written notebook behind
+        tmp_in.unlink(missing_ok=True)
+        tmp_out.unlink(missing_ok=True)
+    record = {"chapter": name, "key": key, "parameters": dict(params), "gdln_version": __version__,
+              "gdln_source_hash": gdln_hash, "dependencies": deps, "wall_time_s": round(wall, 2),
+              "executed_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+              "claims": claims.exists()}
+    atomic_write_json(record_path, record)
+    return {**record, "cached": False}
+
+
+def _source_cell(executed: Path, index: int) -> int | str:
+    """1-based number, among the chapter's own code cells, of cell ``index`` of the executed notebook."""
+    import nbformat
+
+    if not executed.exists():
+        return "?"
+    cells = nbformat.read(executed, as_version=4).cells[: index + 1]
+    return sum(c.cell_type == "code" and "injected-parameters" not in c.metadata.get("tags", []) for c in cells)
+
+
+def _show(params: Mapping[str, Any]) -> str:
+    return ", ".join(f"{k}={v!r}" for k, v in params.items())
+
+
+def run(names: Sequence[str], params: Mapping[str, Any], *, root: Path = REPO_ROOT,
+        build: Path | None = None, force: bool = False, log=print) -> list[dict[str, Any]]:
+    """Execute ``names`` (toc order) with ``params``; log each chapter's wall time."""
+    records, started = [], time.perf_counter()
+    for name in names:
+        record = execute(name, params, root=root, build=build, force=force, log=log)
+        how = "cached, executed" if record["cached"] else "executed"
+        log(f"[gdln.book] {name}: {how} in {record['wall_time_s']:.1f} s ({_show(record['parameters'])})",
+            flush=True)
+        if not record["claims"]:
+            log(f"[gdln.book] warning: {name} wrote no claims manifest", flush=True)
+        records.append(record)
+    log(f"[gdln.book] {len(records)} chapter(s) in {time.perf_counter() - started:.1f} s", flush=True)
+    return records
+
+
+# ---------------------------------------------------------------- report, staging, jupyter-book
+
+def _cell(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def report_markdown(names: Sequence[str], build: Path) -> str:
+    """The generated part of the Reproduction report: one table of all claims, then provenance."""
+    head = ["status", "claim", "chapter", "paper", "measured (m)", "target (t)", "criterion", "mode", "statement"]
+    rows, counts, prov = [], {"pass": 0, "fail": 0, "full-only": 0}, []
+    for name in names:
+        _, _, claims_path = _paths(build, name)
+        record = read_record(build, name)
+        claims = json.loads(claims_path.read_text()) if claims_path.exists() else []
+        for c in claims:
+            claim, paper, status, m, t, crit, mode, statement = ClaimsTable([c])._cells(c)
+            counts[c["status"]] = counts.get(c["status"], 0) + 1
+            css = {"pass": "claim-pass", "fail": "claim-fail"}.get(c["status"], "claim-full-only")
+            rows.append([f'<span class="{css}">{status}</span>', f"`{claim}`", f"{{doc}}`{name}`", paper,
+                         m, t, crit, mode, statement])
+        if record:
+            p = record["parameters"]
+            prov.append([f"{{doc}}`{name}`", str(len(claims)) if claims_path.exists() else "**no manifest**",
+                         p["mode"], str(p["seed"]), p["device"], record["gdln_version"],
+                         f"`{record['gdln_source_hash'][:10]}`", f"{record['wall_time_s']:.1f} s",
+                         record["executed_at"]])
+        else:
+            prov.append([f"{{doc}}`{name}`", "**not executed**"] + [""] * 7)
+    table = lambda h, rs: "\n".join(["| " + " | ".join(h) + " |", "|" + "---|" * len(h)]
+                                   + ["| " + " | ".join(_cell(x) for x in r) + " |" for r in rs])
+    summary = ", ".join(f"**{v}** {k}" for k, v in counts.items())
+    return (f"{sum(counts.values())} claims from {len(names)} chapters: {summary}.\n\n"
+            f"{table(head, rows)}\n\n## Provenance of each chapter\n\n"
+            f"{table(['chapter', 'claims', 'mode', 'seed', 'device', 'gdln', 'source hash', 'wall time', 'executed (UTC)'], prov)}\n")
+
+
+def _sync(src: Path, dst: Path) -> None:
+    """Copy ``src`` to ``dst`` unless identical (keeps mtimes, so jupyter-book rebuilds only what changed)."""
+    if not (dst.exists() and filecmp.cmp(src, dst, shallow=False)):
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(src, dst)
+
+
+def _write(path: Path, text: str) -> None:
+    if not (path.exists() and path.read_text(encoding="utf-8") == text):
+        atomic_write_text(path, text)
+
+
+def _keep(entry: Any, keep: set[str]) -> Any:
+    """The toc restricted to the pages in ``keep``."""
+    if isinstance(entry, list):
+        return [e for e in (_keep(x, keep) for x in entry) if e is not None]
+    if isinstance(entry, dict):
+        if "file" in entry and entry["file"] not in keep:
+            return None
+        return {k: (_keep(v, keep) if k in ("parts", "chapters", "sections") else v) for k, v in entry.items()}
+    return entry
+
+
+def stage(names: Sequence[str], *, root: Path = REPO_ROOT, build: Path | None = None) -> Path:
+    """Assemble the book's source folder ``_build/site`` for chapters ``names`` and all plain pages."""
+    build = Path(build or build_dir()).resolve()
+    site, book = build / "site", root / "book"
+    vendor = book / "_vendor" / "static"
+    if not vendor.is_dir():
+        raise FileNotFoundError(f"{vendor} is missing: run `make vendor` (python book/_vendor/fetch.py) once")
+    every = chapters(root)
+    pages = [p for p in toc_pages(root) if p not in every or p in names]
+    sources = {book / f"{p}.md" for p in toc_pages(root)}
+    for path in sorted(book.rglob("*")):
+        rel = path.relative_to(book)
+        if path.is_file() and path not in sources and rel.parts[0] != "_vendor" and path.suffix != ".ipynb" \
+                and not any(part.startswith(".") or part == "__pycache__" for part in rel.parts):
+            _sync(path, site / rel)
+    for path in vendor.rglob("*"):
+        if path.is_file():
+            _sync(path, site / "_vendor" / "static" / path.relative_to(vendor))
+    for page in pages:
+        if page in every:
+            _sync(_paths(build, page)[0], site / f"{page}.ipynb")
+        elif page == REPORT:
+            template = book / f"{REPORT}.md"
+            text = template.read_text(encoding="utf-8") if template.exists() else f"# Reproduction report\n\n{REPORT_MARKER}\n"
+            _write(site / f"{REPORT}.md", text.replace(REPORT_MARKER, report_markdown(names, build)))
+        else:
+            _sync(book / f"{page}.md", site / f"{page}.md")
+    _write(site / "_toc.yml", yaml.safe_dump(_keep(_toc(root), set(pages)), sort_keys=False))
+    return site
+
+
+def render(site: Path, *, root: Path = REPO_ROOT, build: Path | None = None) -> Path:
+    """Render the staged book with jupyter-book (warnings are errors); return the HTML folder."""
+    build = Path(build or build_dir()).resolve()
+    if build.name != "_build":
+        raise ValueError(f"build directory {build} must be named _build (jupyter-book writes <parent>/_build/html)")
+    exe = Path(sys.executable).with_name("jupyter-book")
+    cmd = [str(exe if exe.exists() else "jupyter-book"), "build", str(site), "--config", str(root / "_config.yml"),
+           "--toc", str(site / "_toc.yml"), "--path-output", str(build.parent), "-W", "-n", "--keep-going"]
+    started = time.perf_counter()
+    if subprocess.run(cmd).returncode != 0:
+        raise ChapterError("jupyter-book build failed (warnings are errors); see the messages above")
+    print(f"[gdln.book] jupyter-book build in {time.perf_counter() - started:.1f} s: {build / 'html'}", flush=True)
+    return build / "html"
+
+
+# ---------------------------------------------------------------- command line
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m gdln.book", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("list", help="list the chapters in toc order")
+    for cmd, text in [("run", "execute chapters (cached)"), ("build", "execute chapters, then build the HTML book")]:
+        p = sub.add_parser(cmd, help=text)
+        p.add_argument("chapters", nargs="*", help="chapter names (default: all, in toc order)")
+        p.add_argument("--mode", default=DEFAULTS["mode"], help="quick (CPU, minutes) or full (paper scale)")
+        p.add_argument("--seed", default=str(DEFAULTS["seed"]), help="random seed (non-negative integer)")
+        p.add_argument("--device", default=DEFAULTS["device"], help="auto, cpu, cuda or cuda:N")
+        p.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("KEY", "VALUE"),
+                       help="a chapter parameter; VALUE is read as YAML (3, 0.5, true, text)")
+        p.add_argument("--force", action="store_true", help="execute even when the cache is up to date")
+        p.add_argument("--build-dir", type=Path, default=None, help="default: $GDLN_BUILD_DIR or ./_build")
+    args = parser.parse_args(argv)
+    try:
+        available = chapters()
+        if args.command == "list":
+            print("\n".join(available))
+            return 0
+        names = select(args.chapters, available)
+        params = {"mode": args.mode, "seed": parse_value(args.seed), "device": args.device}
+        params.update({k: parse_value(v) for k, v in args.parameter})
+        run(names, params, build=args.build_dir, force=args.force)
+        if args.command == "build":
+            render(stage(names, build=args.build_dir), build=args.build_dir)
+    except (ValueError, FileNotFoundError, ChapterError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2 if isinstance(err, ValueError) else 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
