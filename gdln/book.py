@@ -251,7 +251,7 @@ def execute(name: str, params: Mapping[str, Any], *, root: Path = REPO_ROOT, bui
     started = time.perf_counter()
     try:
         with _environ(GDLN_CLAIMS_DIR=str(claims.parent), GDLN_BUILD_DIR=str(build),
-                      JUPYTER_PATH=_kernel_path(build), PYTHONPATH=_prepend(str(root), "PYTHONPATH")):
+                      JUPYTER_PATH=_kernel_path(build), PYTHONPATH=_prepend(str(REPO_ROOT), "PYTHONPATH")):
             papermill.execute_notebook(tmp_in, tmp_out, parameters=dict(params), kernel_name="python3", language="python",
                                        cwd=str(root / "book"), progress_bar=False, log_output=False)
         wall = time.perf_counter() - started
@@ -262,7 +262,7 @@ def execute(name: str, params: Mapping[str, Any], *, root: Path = REPO_ROOT, bui
             os.replace(tmp_out, failed)
         first = next((line for line in err.source.splitlines() if line.strip()), "")
         raise ChapterError(
-            f"chapter {name!r} failed in code cell {_source_cell(failed, err.cell_index)} of book/{name}.md "
+            f"chapter {name!r} failed in code cell {_failed_cell(failed)} of book/{name}.md "
             f"(starting {first!r}): "
             f"{err.ename}: {err.evalue}\n  notebook with the traceback: {failed}") from None
     finally:  # an interrupted run leaves no half-written notebook behind
@@ -276,14 +276,15 @@ def execute(name: str, params: Mapping[str, Any], *, root: Path = REPO_ROOT, bui
     return {**record, "cached": False}
 
 
-def _source_cell(executed: Path, index: int) -> int | str:
-    """1-based number, among the chapter's own code cells, of cell ``index`` of the executed notebook."""
+def _failed_cell(executed: Path) -> int | str:
+    """1-based number, among the chapter's own code cells, of the first cell with an error output."""
     import nbformat
 
     if not executed.exists():
         return "?"
-    cells = nbformat.read(executed, as_version=4).cells[: index + 1]
-    return sum(c.cell_type == "code" and "injected-parameters" not in c.metadata.get("tags", []) for c in cells)
+    code = [c for c in nbformat.read(executed, as_version=4).cells
+            if c.cell_type == "code" and "injected-parameters" not in c.metadata.get("tags", [])]
+    return next((i for i, c in enumerate(code, 1) if any(o.output_type == "error" for o in c.outputs)), "?")
 
 
 def _show(params: Mapping[str, Any]) -> str:
