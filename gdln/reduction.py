@@ -1,0 +1,475 @@
+"""Exact reduction from decoupled initial conditions (Sec. 3.1, Eqs. 7-10, App. B).
+
+If the path statistics are mutually diagonalisable (Eqs. 7-8),
+
+``Sigma^yx(p) = U_{t(p)} S(p) V_{s(p)}^T``,   ``Sigma^x(j, p) = V_{s(j)} D(j, p) V_{s(p)}^T``,
+
+with one orthogonal ``U_v`` per output node, one ``V_v`` per input node and diagonal ``S, D``, then
+weights of the form ``W_e = R_{t(e)} B_e R_{s(e)}^T`` (Eq. 9; ``R = U`` at outputs, ``R = V`` at
+inputs, any orthonormal ``R`` at hidden nodes) with diagonal ``B_e`` stay of that form, and
+
+``tau dB_e/dt = sum_{p in P(e)} B_{p minus e} [S(p) - sum_{j in T(t(p))} B_j D(j, p)]``   (Eq. 10)
+
+with ``B_{p minus e} = B_{t̄(p,e)} B_{s̄(p,e)}``: one scalar ODE per edge and singular mode.
+
+Conventions here. Modes are matched *by index* across nodes: column ``k`` of every ``R_v`` is mode
+``k``. ``B_e`` is the diagonal of a ``|t(e)| x |s(e)|`` matrix, stored as a vector of length
+``r_e = min(|t(e)|, |s(e)|)`` (with optional leading replica axes); ``S(p)`` and ``D(j, p)`` are
+vectors of length ``min`` of the two sizes. Internally everything is zero-padded to
+``r = max_v |v|`` modes; a mode ``k >= r_e`` does not exist on edge ``e`` and is held at zero, so
+nodes larger than the modes that reach them simply carry unused (padded) directions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from .graph import Graph, Path
+from .network import Weights
+from .statistics import PathStatistics
+
+__all__ = ["Diagonalization", "diagonalize", "node_bases", "random_orthogonal", "decoupled_init",
+           "modes_of", "reduced_rhs", "reduced_loss", "ReducedTrajectory", "integrate_reduced",
+           "edge_modes", "diagonalizable_data"]
+
+
+@dataclass
+class Diagonalization:
+    """Eqs. 7-8: U (output node -> ``|v| x |v|`` orthogonal), V (input node -> orthogonal), S (path ->
+    diagonal of S(p) as a vector), D (``(j, p)`` -> diagonal of D(j, p)), c0 = ``1/2 sum_v <||y_v||^2>``
+    (``None`` if the statistics did not carry it), r = number of padded modes ``max_v |v|``."""
+
+    U: dict[str, Tensor]
+    V: dict[str, Tensor]
+    S: dict[Path, Tensor]
+    D: dict[tuple[Path, Path], Tensor]
+    c0: Tensor | None
+    r: int
+    paths: tuple[Path, ...] = ()
+
+
+def edge_modes(graph: Graph, e: str) -> int:
+    """``r_e = min(|t(e)|, |s(e)|)``: the number of diagonal entries of ``B_e``."""
+    return min(graph.shape(e))
+
+
+def random_orthogonal(n: int, *, generator: torch.Generator, dtype: torch.dtype = torch.float64) -> Tensor:
+    """A Haar-random ``n x n`` orthogonal matrix (QR of a Gaussian matrix with sign fix)."""
+    q, r = torch.linalg.qr(torch.randn(n, n, generator=generator, dtype=torch.float64))
+    return (q * torch.sign(torch.diagonal(r))).to(dtype)
+
+
+# --------------------------------------------------------------------------- Eqs. 7-8
+def _sym(graph: Graph, stats: PathStatistics, v: str, coef) -> Tensor:
+    """A generic positive combination of the symmetric matrices that share node v's basis."""
+    n = graph.nodes[v]
+    A = torch.zeros(n, n, dtype=torch.float64)
+    for p in stats.paths:
+        m = stats.yx[p].double()
+        if v == p.source:
+            A += coef() * m.T @ m
+        if v == p.target:
+            A += coef() * m @ m.T
+    for (j, p), m in stats.x.items():
+        m = m.double()
+        if v == j.source:
+            A += coef() * m @ m.T
+        if v == p.source:
+            A += coef() * m.T @ m
+    return A
+
+
+def _couplings(graph: Graph, stats: PathStatistics) -> list[tuple[str, str, Tensor]]:
+    """(a, b, M) with ``basis_b[:, k] ∝ M basis_a[:, k]`` under Eqs. 7-8."""
+    out = []
+    for p in stats.paths:
+        m = stats.yx[p].double()
+        out += [(p.source, p.target, m), (p.target, p.source, m.T)]
+    for (j, p), m in stats.x.items():
+        if j.source != p.source:
+            m = m.double()
+            out += [(j.source, p.source, m.T), (p.source, j.source, m)]
+    return out
+
+
+def _eig_desc(A: Tensor) -> Tensor:
+    w, Q = torch.linalg.eigh((A + A.T) / 2)
+    return Q[:, torch.argsort(w, descending=True)]
+
+
+def _fill(A: Tensor, cols: list[Tensor | None]) -> Tensor:
+    """Complete the known (unit) columns into an n x n basis; unknown columns come from the
+    eigenvectors of A restricted to the orthogonal complement of the known ones."""
+    n = A.shape[0]
+    known = [c for c in cols if c is not None]
+    if known:
+        K = torch.stack(known, 1)
+        P = torch.eye(n, dtype=torch.float64) - K @ K.T
+    else:
+        P = torch.eye(n, dtype=torch.float64)
+    Q = _eig_desc(P @ A @ P + 1e-3 * P)  # the 1e-3 * P keeps complement directions ahead of span(K)
+    free = iter(Q[:, : n - len(known)].T)
+    return torch.stack([c if c is not None else next(free) for c in cols], 1)
+
+
+def _try_root(graph: Graph, stats: PathStatistics, roots: Sequence[str], couplings, scale: float,
+              seed: int) -> dict[str, Tensor]:
+    gen = np.random.default_rng(seed)
+    coef = lambda: float(gen.uniform(0.5, 1.5))  # noqa: E731
+    terminals = list(graph.inputs) + list(graph.outputs)
+    bases: dict[str, Tensor] = {}
+    pending_roots = list(roots) + [v for v in terminals if v not in roots]
+    while len(bases) < len(terminals):
+        progressed = True
+        while progressed:
+            progressed = False
+            for b in terminals:
+                if b in bases:
+                    continue
+                ins = [(a, M) for a, bb, M in couplings if bb == b and a in bases]
+                if not ins:
+                    continue
+                n = graph.nodes[b]
+                cols: list[Tensor | None] = []
+                for k in range(n):
+                    vec = torch.zeros(n, dtype=torch.float64)
+                    for a, M in ins:
+                        if k < graph.nodes[a]:
+                            vec += coef() * (M @ bases[a][:, k])
+                    nrm = vec.norm()
+                    cols.append(vec / nrm if nrm > 1e-7 * scale else None)
+                bases[b] = _fill(_sym(graph, stats, b, coef), cols)
+                progressed = True
+        root = next((v for v in pending_roots if v not in bases), None)
+        if root is None:
+            break
+        bases[root] = _eig_desc(_sym(graph, stats, root, coef))
+    return bases
+
+
+def _check(graph: Graph, stats: PathStatistics, bases: dict[str, Tensor], tol: float) -> str | None:
+    for v, R in bases.items():
+        err = (R.T @ R - torch.eye(R.shape[1], dtype=R.dtype)).abs().max().item()
+        if err > 1e-7:
+            return f"the basis found for node {v!r} is not orthogonal (|R^T R - I| = {err:.2e})"
+    for p in stats.paths:
+        M = bases[p.target].T @ stats.yx[p].double() @ bases[p.source]
+        off = M - _rect_diag(torch.diagonal(M), M.shape)
+        if off.abs().max().item() > tol:
+            return (f"Sigma^yx({p.name}) is not diagonal in the common bases (largest off-diagonal "
+                    f"entry {off.abs().max().item():.2e} > {tol:.2e})")
+    for (j, p), m in stats.x.items():
+        M = bases[j.source].T @ m.double() @ bases[p.source]
+        off = M - _rect_diag(torch.diagonal(M), M.shape)
+        if off.abs().max().item() > tol:
+            return (f"Sigma^x({j.name}, {p.name}) is not diagonal in the common bases (largest "
+                    f"off-diagonal entry {off.abs().max().item():.2e} > {tol:.2e})")
+    return None
+
+
+def _rect_diag(d: Tensor, shape) -> Tensor:
+    out = torch.zeros(*d.shape[:-1], *shape, dtype=d.dtype, device=d.device)
+    k = d.shape[-1]
+    idx = torch.arange(k)
+    out[..., idx, idx] = d
+    return out
+
+
+def diagonalize(graph: Graph, stats: PathStatistics, *, atol: float = 1e-9, seed: int = 0) -> Diagonalization:
+    """Find ``U_v`` (outputs), ``V_v`` (inputs) and diagonal ``S(p)``, ``D(j, p)`` (Eqs. 7-8).
+
+    Method: a basis for one terminal node from the eigenvectors of a generic combination of the
+    symmetric matrices that must share it (e.g. ``Sigma^yx(p)^T Sigma^yx(p)``), then propagated
+    mode by mode to the other nodes through ``Sigma^yx`` and cross-input ``Sigma^x`` (column ``k``
+    of ``U_t`` is ``Sigma^yx(p) v_k`` normalised, etc.); uncoupled directions are completed
+    orthogonally. Every root choice is tried until one verifies. The result is always checked:
+    all ``U^T Sigma^yx V`` and ``V^T Sigma^x V`` must be diagonal to ``atol * max(1, max|Sigma|)``,
+    otherwise ``ValueError`` names the first statistic that is not.
+    """
+    stats.validate(graph)
+    scale = max([1.0] + [a.abs().max().item() for a in stats.yx.values()]
+                + [a.abs().max().item() for a in stats.x.values()])
+    tol = atol * scale
+    couplings = _couplings(graph, stats)
+    terminals = list(graph.inputs) + list(graph.outputs)
+    first_err = None
+    bases = None
+    for root in terminals:
+        cand = _try_root(graph, stats, [root], couplings, scale, seed)
+        err = _check(graph, stats, cand, tol)
+        if err is None:
+            bases = cand
+            break
+        first_err = first_err or err
+    if bases is None:
+        raise ValueError(f"the path statistics are not mutually diagonalisable (Eqs. 7-8): {first_err}")
+    U = {v: bases[v].to(stats.dtype) for v in graph.outputs}
+    V = {v: bases[v].to(stats.dtype) for v in graph.inputs}
+    S = {p: torch.diagonal(U[p.target].T @ stats.yx[p] @ V[p.source]) for p in stats.paths}
+    D = {(j, p): torch.diagonal(V[j.source].T @ m @ V[p.source]) for (j, p), m in stats.x.items()}
+    c0 = None if stats.yy is None else 0.5 * sum(stats.yy.values())
+    r = max(graph.nodes.values())
+    return Diagonalization(U, V, S, D, c0, r, tuple(stats.paths))
+
+
+# --------------------------------------------------------------------------- Eq. 9
+def node_bases(graph: Graph, diag: Diagonalization, *, generator: torch.Generator | None = None,
+               hidden: dict[str, Tensor] | None = None) -> dict[str, Tensor]:
+    """The ``R_v`` of Eq. 9: ``U_v`` at outputs, ``V_v`` at inputs, and for hidden nodes the given
+    matrices, else a random orthogonal one (with ``generator``), else the identity."""
+    dtype = next(iter(diag.U.values())).dtype
+    R: dict[str, Tensor] = {}
+    for v in graph.nodes:
+        if v in diag.U:
+            R[v] = diag.U[v]
+        elif v in diag.V:
+            R[v] = diag.V[v]
+        elif hidden is not None and v in hidden:
+            R[v] = hidden[v].to(dtype)
+        elif generator is not None:
+            R[v] = random_orthogonal(graph.nodes[v], generator=generator, dtype=dtype)
+        else:
+            R[v] = torch.eye(graph.nodes[v], dtype=dtype)
+    return R
+
+
+def _check_R(graph: Graph, R: dict[str, Tensor]) -> None:
+    for v in graph.nodes:
+        if v not in R:
+            raise ValueError(f"R is missing node {v!r}; Eq. 9 needs an orthonormal R_v for every node")
+        need = max(edge_modes(graph, e) for e in graph.in_edges(v) + graph.out_edges(v))
+        Rv = R[v]
+        if Rv.ndim != 2 or Rv.shape[0] != graph.nodes[v] or Rv.shape[1] < need:
+            raise ValueError(f"R[{v!r}] has shape {tuple(Rv.shape)}; expected ({graph.nodes[v]}, c) with "
+                             f"c >= {need} orthonormal columns")
+        err = (Rv.T @ Rv - torch.eye(Rv.shape[1], dtype=Rv.dtype)).abs().max().item()
+        if err > 1e-8:
+            raise ValueError(f"R[{v!r}] does not have orthonormal columns (|R^T R - I| = {err:.2e})")
+
+
+def _check_B(graph: Graph, B: dict[str, Tensor], name: str = "B") -> dict[str, Tensor]:
+    extra = [e for e in B if e not in graph.edges]
+    if extra:
+        raise ValueError(f"{name} given for unknown edge {extra[0]!r}; edges are {list(graph.edges)}")
+    out = {}
+    for e in graph.edges:
+        if e not in B:
+            raise ValueError(f"{name} is missing edge {e!r}")
+        b = B[e] if isinstance(B[e], Tensor) else torch.as_tensor(B[e], dtype=torch.float64)
+        r_e = edge_modes(graph, e)
+        if b.ndim == 0:
+            b = b.expand(r_e)
+        if b.shape[-1] != r_e:
+            raise ValueError(f"{name}[{e!r}] has shape {tuple(b.shape)}; expected (..., {r_e}): the "
+                             f"diagonal of the {graph.shape(e)[0]} x {graph.shape(e)[1]} matrix B_e")
+        out[e] = b
+    return out
+
+
+def decoupled_init(graph: Graph, R: dict[str, Tensor], B0: dict[str, Tensor | float]) -> Weights:
+    """Eq. 9: ``W_e = R_{t(e)} B_e R_{s(e)}^T`` with diagonal ``B_e`` given as vectors of length
+    ``r_e`` (or scalars: the same value for every mode); leading replica axes allowed.
+
+    ``R`` must hold a matrix with orthonormal columns for every node (``U``/``V`` at outputs/inputs
+    for the reduction to apply, see :func:`node_bases`)."""
+    _check_R(graph, R)
+    B = _check_B(graph, B0, "B0")
+    W: Weights = {}
+    for e in graph.edges:
+        s, t = graph.edges[e]
+        r_e = edge_modes(graph, e)
+        b = B[e].to(R[t].dtype)
+        W[e] = (R[t][:, :r_e] * b[..., None, :]) @ R[s][:, :r_e].T
+    return W
+
+
+def modes_of(graph: Graph, R: dict[str, Tensor], W: Weights) -> tuple[dict[str, Tensor], Tensor]:
+    """Project weights on the bases: ``B_e = diag(R_t^T W_e R_s)`` (length ``r_e``) and the largest
+    off-diagonal magnitude of any ``R_t^T W_e R_s`` (zero for decoupled weights), per replica."""
+    B: dict[str, Tensor] = {}
+    off = None
+    for e in graph.edges:
+        s, t = graph.edges[e]
+        M = R[t].T @ W[e] @ R[s]
+        d = torch.diagonal(M, 0, -2, -1)
+        r_e = edge_modes(graph, e)
+        B[e] = d[..., :r_e]
+        o = (M - _rect_diag(d, M.shape[-2:])).abs().amax((-2, -1))
+        off = o if off is None else torch.maximum(off, o)
+    return B, off
+
+
+# --------------------------------------------------------------------------- Eq. 10
+def _pad(b: Tensor, r: int) -> Tensor:
+    return torch.nn.functional.pad(b, (0, r - b.shape[-1]))
+
+
+def _padded(graph: Graph, diag: Diagonalization, B: dict[str, Tensor]):
+    r = diag.r
+    Bp = {e: _pad(b, r) for e, b in B.items()}
+    cache: dict[tuple[str, ...], Tensor | None] = {(): None}
+
+    def prod(edges: tuple[str, ...]) -> Tensor | None:
+        if edges not in cache:
+            head = prod(edges[:-1])
+            cache[edges] = Bp[edges[-1]] if head is None else Bp[edges[-1]] * head
+        return cache[edges]
+
+    return r, prod
+
+
+def reduced_rhs(graph: Graph, diag: Diagonalization, B: dict[str, Tensor]) -> dict[str, Tensor]:
+    """Eq. 10: ``tau dB_e/dt`` for every edge, for diagonal ``B`` stored as vectors (length ``r_e``)."""
+    B = _check_B(graph, B)
+    r, prod = _padded(graph, diag, B)
+    E: dict[Path, Tensor] = {}
+    for p in diag.paths:
+        acc = _pad(diag.S[p], r)
+        for j in graph.paths_to(p.target):
+            acc = acc - prod(j.edges) * _pad(diag.D[(j, p)], r)
+        E[p] = acc
+    out: dict[str, Tensor] = {}
+    for e in graph.edges:
+        tot = 0
+        for p in graph.paths_through(e):
+            s_bar, t_bar = graph.split(p, e)
+            term = E[p]
+            for part in (prod(t_bar.edges), prod(s_bar.edges)):
+                if part is not None:
+                    term = term * part
+            tot = tot + term
+        rep = torch.broadcast_shapes(*[b.shape[:-1] for b in B.values()])
+        out[e] = torch.as_tensor(tot)[..., : edge_modes(graph, e)].expand(*rep, edge_modes(graph, e))
+    return out
+
+
+def reduced_loss(graph: Graph, diag: Diagonalization, B: dict[str, Tensor], *,
+                 include_constant: bool = True) -> Tensor:
+    """Eq. 1 in the reduced variables (exact for ``W = R B R^T``):
+
+    ``L = c0 - sum_p sum_k B_p[k] S_k(p) + 1/2 sum_v sum_{j,p in T(v)} sum_k B_j[k] B_p[k] D_k(j,p)``,
+
+    ``c0 = 1/2 sum_v <||y_v||^2>`` (left out if ``include_constant=False`` or unknown)."""
+    B = _check_B(graph, B)
+    r, prod = _padded(graph, diag, B)
+    total = 0
+    for p in diag.paths:
+        total = total - (prod(p.edges) * _pad(diag.S[p], r)).sum(-1)
+    for (j, p), d in diag.D.items():
+        total = total + 0.5 * (prod(j.edges) * prod(p.edges) * _pad(d, r)).sum(-1)
+    if include_constant and diag.c0 is not None:
+        total = total + diag.c0
+    return total
+
+
+@dataclass
+class ReducedTrajectory:
+    """Reduced dynamics sampled at ``t`` (units of tau): B: edge -> ``(T, *replicas, r_e)``;
+    loss: ``(T, *replicas)`` (Eq. 1 via :func:`reduced_loss`)."""
+
+    t: Tensor
+    B: dict[str, Tensor]
+    loss: Tensor
+
+
+def integrate_reduced(graph: Graph, diag: Diagonalization, B0: dict[str, Tensor | float], *,
+                      tau: float = 1.0, t_eval, method: str = "ode", dt: float | None = None,
+                      rtol: float = 1e-10, atol: float = 1e-12, solver: str = "DOP853") -> ReducedTrajectory:
+    """Integrate Eq. 10 from ``B0`` (vectors of length ``r_e`` or scalars; replica axes allowed).
+
+    method="ode": ``scipy.integrate.solve_ivp`` in float64; method="gd": Euler steps ``dt``
+    (units of tau), landing exactly on the sample times, as in :func:`gdln.dynamics.train`.
+    """
+    from .dynamics import check_times
+
+    if not (isinstance(tau, (int, float)) and tau > 0):
+        raise ValueError(f"tau must be a positive number, got {tau!r}")
+    if method not in ("gd", "ode"):
+        raise ValueError(f"method must be 'gd' or 'ode', got {method!r}")
+    times = check_times(t_eval)
+    B = _check_B(graph, B0, "B0")
+    dtype = next(iter(diag.S.values())).dtype if method == "gd" else torch.float64
+    rep = torch.broadcast_shapes(*[b.shape[:-1] for b in B.values()])
+    B = {e: b.to(dtype).expand(*rep, b.shape[-1]).clone() for e, b in B.items()}
+    if method == "ode":
+        diag = _cast(diag, torch.float64)
+    samples: list[dict[str, Tensor]] = []
+    if method == "gd":
+        if dt is None or not (isinstance(dt, (int, float)) and dt > 0):
+            raise ValueError(f"method='gd' needs a positive step dt (in units of tau), got {dt!r}")
+        t_now = 0.0
+        for target in times:
+            n_steps = int(np.ceil((target - t_now) / dt - 1e-9))
+            for k in range(n_steps):
+                h = dt if k < n_steps - 1 else (target - t_now) - (n_steps - 1) * dt
+                g = reduced_rhs(graph, diag, B)
+                B = {e: B[e] + (h / tau) * g[e] for e in graph.edges}
+            t_now = float(target)
+            samples.append(B)
+    else:
+        from scipy.integrate import solve_ivp
+
+        shapes = {e: B[e].shape for e in graph.edges}
+        sizes = [B[e].numel() for e in graph.edges]
+
+        def unflat(y: np.ndarray) -> dict[str, Tensor]:
+            parts = torch.split(torch.from_numpy(np.ascontiguousarray(y)), sizes)
+            return {e: part.reshape(shapes[e]) for e, part in zip(graph.edges, parts)}
+
+        def fun(_t: float, y: np.ndarray) -> np.ndarray:
+            g = reduced_rhs(graph, diag, unflat(y))
+            return torch.cat([g[e].reshape(-1) / tau for e in graph.edges]).numpy()
+
+        y0 = torch.cat([B[e].reshape(-1) for e in graph.edges]).numpy()
+        if times[-1] == 0:
+            ys = [y0]
+        else:
+            sol = solve_ivp(fun, (0.0, float(times[-1])), y0, method=solver, t_eval=times, rtol=rtol, atol=atol)
+            if not sol.success:
+                raise RuntimeError(f"solve_ivp failed: {sol.message}")
+            ys = list(sol.y.T)
+        samples = [{e: b.clone() for e, b in unflat(y).items()} for y in ys]
+    losses = torch.stack([reduced_loss(graph, diag, s) for s in samples])
+    Bt = {e: torch.stack([s[e] for s in samples]) for e in graph.edges}
+    return ReducedTrajectory(torch.as_tensor(times, dtype=torch.float64), Bt, losses)
+
+
+def _cast(diag: Diagonalization, dtype: torch.dtype) -> Diagonalization:
+    f = lambda a: a.to(dtype)  # noqa: E731
+    return Diagonalization({k: f(a) for k, a in diag.U.items()}, {k: f(a) for k, a in diag.V.items()},
+                           {k: f(a) for k, a in diag.S.items()}, {k: f(a) for k, a in diag.D.items()},
+                           None if diag.c0 is None else f(torch.as_tensor(diag.c0)), diag.r, diag.paths)
+
+
+def diagonalizable_data(graph: Graph, n: int, *, generator: torch.Generator, n_modes: int | None = None,
+                        p_on: float = 0.7, dtype: torch.dtype = torch.float64):
+    """A gated data set whose path statistics are mutually diagonalisable (Eqs. 7-8) for *any*
+    gating: example ``i`` lives in one mode ``k_i``, ``x_{v,i} = a_{v,i} V_v[:, k_i]`` on every input
+    node and ``y_{v,i} = b_{v,i} U_v[:, k_i]`` on every output node, with random orthogonal ``U, V``,
+    amplitudes ``a > 0``, signed ``b`` and random binary node/edge gates (on with ``p_on``).
+
+    Returns ``(data, U, V)``. ``n_modes`` defaults to the smallest input/output size.
+    """
+    from .network import GatedData
+
+    terminals = list(graph.inputs) + list(graph.outputs)
+    kmax = min(graph.nodes[v] for v in terminals)
+    m = kmax if n_modes is None else n_modes
+    if not (isinstance(m, int) and 1 <= m <= kmax):
+        raise ValueError(f"n_modes must be an integer in [1, {kmax}] (the smallest input/output size), got {m!r}")
+    if n < m:
+        raise ValueError(f"n={n} examples cannot populate n_modes={m} modes")
+    k = torch.arange(n) % m
+    U = {v: random_orthogonal(graph.nodes[v], generator=generator, dtype=dtype) for v in graph.outputs}
+    V = {v: random_orthogonal(graph.nodes[v], generator=generator, dtype=dtype) for v in graph.inputs}
+    x = {v: (0.5 + torch.rand(n, generator=generator, dtype=dtype))[:, None] * V[v][:, k].T for v in graph.inputs}
+    y = {v: torch.randn(n, generator=generator, dtype=dtype)[:, None] * U[v][:, k].T for v in graph.outputs}
+    gate = lambda: (torch.rand(n, generator=generator, dtype=dtype) < p_on).to(dtype)  # noqa: E731
+    ng = {v: gate() for v in graph.nodes if v not in graph.inputs}
+    eg = {e: gate() for e in graph.edges}
+    return GatedData(x, y, ng, eg), U, V

@@ -1,0 +1,61 @@
+"""Tests for gdln.dln: Eq. 21 closed form vs numerical integration, Eqs. 22-23."""
+
+import math
+
+import pytest
+import torch
+
+from gdln.dln import dln_loss, dln_mode_ode, dln_mode_trajectory
+from gdln.graph import chain
+from gdln.network import GatedData
+from gdln.reduction import diagonalize, integrate_reduced
+from gdln.statistics import path_statistics
+
+F64 = torch.float64
+
+
+@pytest.mark.parametrize("s, d, a0, tau", [(math.sqrt(2) / 4, 0.5, 1e-3, 2.5), (2.0, 1.0, 0.05, 1.0),
+                                            (0.5, 2.0, 1.0, 0.3)])
+def test_closed_form_matches_ode(s, d, a0, tau):
+    rtol = 1e-10
+    t = torch.linspace(0, 15 * tau / s, 50, dtype=F64)
+    a = dln_mode_trajectory(s, d, a0, tau, t)
+    num = dln_mode_ode(s, d, (math.sqrt(a0), math.sqrt(a0)), tau, t, rtol=rtol, atol=1e-14)
+    # the solver controls the relative error per step; over the run it stays within ~1e3 rtol
+    assert ((a - num).abs() / a).max().item() < 1e3 * rtol
+    assert abs(a[0].item() - a0) < 1e-15 and abs(a[-1].item() - s / d) < 1e-6 * s / d
+
+
+def test_closed_form_matches_general_reduction_on_a_chain():
+    """Eq. 10 on a two-layer chain with balanced B0 reproduces Eq. 21 (n = 1: x = sqrt(d), y = s/sqrt(d))."""
+    s, d, a0, tau = 0.8, 0.5, 1e-2, 1.5
+    g = chain([1, 1, 1])
+    data = GatedData({"x": torch.tensor([[math.sqrt(d)]], dtype=F64)},
+                     {"y": torch.tensor([[s / math.sqrt(d)]], dtype=F64)})
+    dg = diagonalize(g, path_statistics(g, data))
+    t = torch.linspace(0, 20, 41, dtype=F64)
+    red = integrate_reduced(g, dg, {"W1": math.sqrt(a0), "W2": math.sqrt(a0)}, tau=tau, t_eval=t,
+                            rtol=1e-11, atol=1e-14)
+    a = (red.B["W1"] * red.B["W2"])[:, 0]
+    sign = torch.sign(dg.S[g.paths()[0]])  # the SVD may put the sign on S
+    torch.testing.assert_close(sign * a, dln_mode_trajectory(s, d, a0, tau, t), rtol=1e-8, atol=0)
+    # and the loss (Eq. 22 with one path, Sigma^y = y^2) agrees with the reduced loss
+    torch.testing.assert_close(red.loss, dln_loss(sign * a, s, d, sigma_y=s ** 2 / d), rtol=0, atol=1e-12)
+
+
+def test_xor_loss_eqs_22_23():
+    P = 4
+    s, d = math.sqrt(2) / P, 2 / P
+    a = torch.linspace(0, 1 / math.sqrt(2), 7, dtype=F64)
+    L22 = dln_loss(a, s, d, sigma_y=1 / P, n_paths=P)
+    torch.testing.assert_close(L22, 0.5 - math.sqrt(2) * a + a ** 2, rtol=0, atol=1e-15)
+    assert abs(L22[-1].item()) < 1e-15  # a -> s/d = 1/sqrt(2) solves XoR exactly
+
+
+def test_bad_dln_inputs():
+    with pytest.raises(ValueError, match="s must be positive"):
+        dln_mode_trajectory(-1.0, 1.0, 0.1, 1.0, 0.0)
+    with pytest.raises(ValueError, match="a0 must be positive"):
+        dln_mode_trajectory(1.0, 1.0, 0.0, 1.0, 0.0)
+    with pytest.raises(ValueError, match="n_paths must be a positive integer"):
+        dln_loss(0.1, 1.0, 1.0, sigma_y=1.0, n_paths=0)
