@@ -404,7 +404,7 @@ def render(site: Path, *, root: Path = REPO_ROOT, build: Path | None = None) -> 
         raise ValueError(f"build directory {build} must be named _build (jupyter-book writes <parent>/_build/html)")
     exe = Path(sys.executable).with_name("jupyter-book")
     cmd = [str(exe if exe.exists() else "jupyter-book"), "build", str(site), "--config", str(root / "_config.yml"),
-           "--toc", str(site / "_toc.yml"), "--path-output", str(build.parent), "-W", "-n", "--keep-going"]
+           "--toc", str(site / "_toc.yml"), "--path-output", str(build.parent), "-W", "-n", "--keep-going", "-q"]
     started = time.perf_counter()
     if subprocess.run(cmd).returncode != 0:
         raise ChapterError("jupyter-book build failed (warnings are errors); see the messages above")
