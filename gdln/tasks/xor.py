@@ -37,13 +37,14 @@ from functools import lru_cache
 import torch
 from torch import Tensor
 
+from ..dln import dln_loss, dln_mode_trajectory
 from ..graph import Graph
 from ..network import GatedData, Weights
 
 __all__ = [
     "XOR_P", "XOR_S", "XOR_D", "xor_data", "xor_graph", "xor_gated_data", "xor_decoupled_init",
     "xor_analytic_a", "xor_analytic_loss", "pathway_strengths", "relu_effective_a0", "relu_kappa",
-    "expected_relu_a0", "relu_a0_samples", "max_loss_sensitivity",
+    "expected_relu_a0", "relu_a0_samples", "max_loss_sensitivity", "fit_a0", "draw_xor_gdln",
     "context_data", "context_dln_graph", "context_gdln_graph", "context_gated_data",
 ]
 
@@ -102,19 +103,19 @@ def xor_decoupled_init(a0: float, hidden: int = 1, *, dtype: torch.dtype = torch
     return W
 
 
-def xor_analytic_a(t: Tensor, a0: float, tau: float) -> Tensor:
-    """Eq. 21: ``a(t) = (s/d) / (1 - (1 - s/(d a0)) exp(-2 s t / tau))`` with ``s = sqrt(2)/4``, ``d = 1/2``."""
-    if not (a0 > 0 and tau > 0):
+def xor_analytic_a(t: Tensor, a0: float | Tensor, tau: float) -> Tensor:
+    """Eq. 21: ``a(t) = (s/d) / (1 - (1 - s/(d a0)) exp(-2 s t / tau))`` with ``s = sqrt(2)/4``, ``d = 1/2``
+    (``t`` and a tensor ``a0`` broadcast)."""
+    if not (bool(torch.all(torch.as_tensor(a0) > 0)) and tau > 0):
         raise ValueError(f"a0 and tau must be positive, got a0={a0!r}, tau={tau!r}")
-    t = torch.as_tensor(t, dtype=torch.float64)
-    s, d = XOR_S, XOR_D
-    return (s / d) / (1 - (1 - s / (d * a0)) * torch.exp(-2 * s * t / tau))
+    return dln_mode_trajectory(XOR_S, XOR_D, a0, tau, torch.as_tensor(t, dtype=torch.float64))
 
 
-def xor_analytic_loss(t: Tensor, a0: float, tau: float) -> Tensor:
-    """Eqs. 22-23: ``L(t) = 1/2 - P s a + P d a^2 / 2 = 1/2 - sqrt(2) a + a^2``."""
-    a = xor_analytic_a(t, a0, tau)
-    return 0.5 - XOR_P * XOR_S * a + 0.5 * XOR_P * XOR_D * a ** 2
+def xor_analytic_loss(t: Tensor, a0: float | Tensor, tau: float) -> Tensor:
+    """Eqs. 22-23: ``L(t) = 1/2 - P s a + P d a^2 / 2 = 1/2 - sqrt(2) a + a^2``. With a tensor of
+    per-pathway ``a0_k`` this is the loss ``1/2 (1 - sqrt(2) a_k)^2`` each pathway would give if all four
+    pathways had its ``a0_k``; averaging over ``k`` gives the network's loss."""
+    return dln_loss(xor_analytic_a(t, a0, tau), XOR_S, XOR_D, sigma_y=1 / XOR_P, n_paths=XOR_P)
 
 
 def pathway_strengths(outputs: Tensor, y: Tensor | None = None) -> Tensor:
@@ -212,6 +213,24 @@ def relu_a0_samples(n_hidden: int, n_networks: int, *, generator: torch.Generato
     return relu_effective_a0(W1, W2)
 
 
+def fit_a0(t: Tensor, loss: Tensor, tau: float, a0_guess: float) -> float:
+    """The ``a0`` whose Eq. 23 curve is closest to ``loss(t)`` in least squares (a fit, for comparison
+    with the derived value; searched over ``ln a0`` within a factor 100 of ``a0_guess``)."""
+    from scipy.optimize import minimize_scalar
+    t = torch.as_tensor(t, dtype=torch.float64)
+    loss = torch.as_tensor(loss, dtype=torch.float64)
+    if t.shape != loss.shape:
+        raise ValueError(f"t and loss must have the same shape, got {tuple(t.shape)} and {tuple(loss.shape)}")
+
+    def sse(ln_a0: float) -> float:
+        return float(((xor_analytic_loss(t, math.exp(ln_a0), tau) - loss) ** 2).sum())
+
+    g = math.log(a0_guess)
+    res = minimize_scalar(sse, bounds=(g - math.log(100), g + math.log(100)), method="bounded",
+                          options={"xatol": 1e-8})
+    return math.exp(res.x)
+
+
 def max_loss_sensitivity() -> float:
     """``max_t |dL/d ln a0| = 4/27`` for Eq. 23 with small ``a0``: there ``a0`` only shifts time,
     ``L = (1 - q)^2/2`` with ``q = sqrt(2) a`` logistic, and ``|dL/d ln a0| = q (1 - q)^2 <= 4/27`` (at q = 1/3)."""
@@ -255,3 +274,29 @@ def context_gated_data(x: Tensor, y: Tensor, c: Tensor, *, gated: bool) -> Gated
     if gated:
         gates = {"h1": (c == 0).to(x.dtype), "h2": (c == 1).to(x.dtype)}
     return GatedData(x={"x": x}, y={"y": y}, node_gates=gates)
+
+
+def draw_xor_gdln(ax) -> None:
+    """Draw the four-pathway GDLN of Fig. 3b on a matplotlib axis: input node ``x``, hidden nodes
+    ``h_k`` with their gates ``g_k`` (on for example ``k`` only), output node ``y``."""
+    from matplotlib.patches import Circle
+
+    from ..plotting import PALETTE
+    x, y = xor_data()
+    pos = {"x": (0.0, 0.5), "y": (1.0, 0.5), **{f"h{k}": (0.5, 0.9 - 0.8 * (k - 1) / 3) for k in range(1, 5)}}
+    for k in range(1, 5):
+        col = PALETTE["red"] if y[k - 1, 0] > 0 else PALETTE["blue"]
+        for a, b in (("x", f"h{k}"), (f"h{k}", "y")):
+            ax.annotate("", xy=pos[b], xytext=pos[a], arrowprops=dict(arrowstyle="-|>", color=col, lw=1.6,
+                                                                        shrinkA=14, shrinkB=14))
+        xs = x[k - 1].tolist()
+        ax.text(0.5, pos[f"h{k}"][1] + 0.075, f"$g_{k}=1$ on x=[{xs[0]:+.0f},{xs[1]:+.0f}]", ha="center",
+                fontsize=7.5, color=col)
+    for v, (px, py) in pos.items():
+        label = {"x": "$x$\n(2)", "y": "$y$\n(1)"}[v] if v in ("x", "y") else f"$h_{v[1:]}$"
+        ax.add_patch(Circle((px, py), 0.06, fc="white", ec="black", lw=1.2, zorder=3))
+        ax.text(px, py, label, ha="center", va="center", fontsize=8, zorder=4)
+    ax.set_xlim(-0.12, 1.12)
+    ax.set_ylim(-0.02, 1.05)
+    ax.set_aspect("equal")
+    ax.axis("off")
