@@ -22,7 +22,7 @@ from .graph import Graph, Path
 from .network import GatedData, Weights, check_weights, loss
 from .statistics import PathStatistics, loss_from_statistics, path_statistics
 
-__all__ = ["path_gradient", "autograd_gradient", "Trajectory", "train", "check_times"]
+__all__ = ["path_gradient", "autograd_gradient", "gradient_discrepancy", "Trajectory", "train", "check_times"]
 
 
 # --------------------------------------------------------------------------- Eqs. 3-4
@@ -40,7 +40,7 @@ def _prepared(graph: Graph, stats: PathStatistics) -> dict:
         rows = [torch.cat([stats.x[(j, p)] for p in T], -1) for j in T]
         x_block = torch.cat(rows, -2)                                          # sum|s(j)| x sum|s(p)|
         outs[v] = (T, sizes, yx_cat, x_block)
-    splits = {e: [(p,) + graph.split(p, e) for p in graph.paths_through(e)] for e in graph.edges}
+    splits = {e: graph.splits(e) for e in graph.edges}
     prep = {"outs": outs, "splits": splits}
     stats._cache[key] = prep
     return prep
@@ -107,6 +107,13 @@ def autograd_gradient(graph: Graph, W: Weights, data: GatedData) -> Weights:
     L = loss(graph, leaves, data).sum()
     grads = torch.autograd.grad(L, [leaves[e] for e in graph.edges])
     return {e: -g for e, g in zip(graph.edges, grads)}
+
+
+def gradient_discrepancy(graph: Graph, W: Weights, data: GatedData) -> float:
+    """``max_e max |Eqs. 3-4 gradient - autograd gradient|`` on ``data`` (statistics from Eqs. 5-6)."""
+    a = path_gradient(graph, W, path_statistics(graph, data))
+    b = autograd_gradient(graph, W, data)
+    return max((a[e] - b[e]).abs().max().item() for e in graph.edges)
 
 
 # --------------------------------------------------------------------------- integration

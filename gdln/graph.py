@@ -278,6 +278,14 @@ class Graph:
         s, t = self.edges[e]
         return Path(p.edges[:i], p.source, s), Path(p.edges[i + 1:], t, p.target)
 
+    @cached_property
+    def _splits(self) -> dict[str, tuple[tuple[Path, Path, Path], ...]]:
+        return {e: tuple((p,) + self.split(p, e) for p in self.paths_through(e)) for e in self.edges}
+
+    def splits(self, e: str) -> tuple[tuple[Path, Path, Path], ...]:
+        """``(p, s̄(p, e), t̄(p, e))`` for every ``p`` in ``P(e)`` (cached; the terms of Eq. 3)."""
+        return self._splits[self._edge(e)]
+
     def depth(self) -> dict[str, int]:
         """Longest number of edges from any input node to each node (a layer index for drawing)."""
         d = {v: 0 for v in self.nodes}

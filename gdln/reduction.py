@@ -336,8 +336,7 @@ def reduced_rhs(graph: Graph, diag: Diagonalization, B: dict[str, Tensor]) -> di
     out: dict[str, Tensor] = {}
     for e in graph.edges:
         tot = 0
-        for p in graph.paths_through(e):
-            s_bar, t_bar = graph.split(p, e)
+        for p, s_bar, t_bar in graph.splits(e):
             term = E[p]
             for part in (prod(t_bar.edges), prod(s_bar.edges)):
                 if part is not None:
@@ -451,7 +450,8 @@ def diagonalizable_data(graph: Graph, n: int, *, generator: torch.Generator, n_m
     """A gated data set whose path statistics are mutually diagonalisable (Eqs. 7-8) for *any*
     gating: example ``i`` lives in one mode ``k_i``, ``x_{v,i} = a_{v,i} V_v[:, k_i]`` on every input
     node and ``y_{v,i} = b_{v,i} U_v[:, k_i]`` on every output node, with random orthogonal ``U, V``,
-    amplitudes ``a > 0``, signed ``b`` and random binary node/edge gates (on with ``p_on``).
+    amplitudes ``a > 0``, ``b`` of strength ``m - k`` for mode ``k`` (times ``1 + 0.2 N(0, 1)`` and a
+    random sign per output node and mode) and random binary node/edge gates (on with ``p_on``).
 
     Returns ``(data, U, V)``. ``n_modes`` defaults to the smallest input/output size.
     """
@@ -468,7 +468,12 @@ def diagonalizable_data(graph: Graph, n: int, *, generator: torch.Generator, n_m
     U = {v: random_orthogonal(graph.nodes[v], generator=generator, dtype=dtype) for v in graph.outputs}
     V = {v: random_orthogonal(graph.nodes[v], generator=generator, dtype=dtype) for v in graph.inputs}
     x = {v: (0.5 + torch.rand(n, generator=generator, dtype=dtype))[:, None] * V[v][:, k].T for v in graph.inputs}
-    y = {v: torch.randn(n, generator=generator, dtype=dtype)[:, None] * U[v][:, k].T for v in graph.outputs}
+    strength = torch.arange(m, 0, -1, dtype=dtype)  # mode 0 strongest: distinct singular values
+    y = {}
+    for v in graph.outputs:
+        sign = torch.where(torch.rand(m, generator=generator, dtype=dtype) < 0.2, -1.0, 1.0).to(dtype)
+        b = (sign * strength)[k] * (1 + 0.2 * torch.randn(n, generator=generator, dtype=dtype))
+        y[v] = b[:, None] * U[v][:, k].T
     gate = lambda: (torch.rand(n, generator=generator, dtype=dtype) < p_on).to(dtype)  # noqa: E731
     ng = {v: gate() for v in graph.nodes if v not in graph.inputs}
     eg = {e: gate() for e in graph.edges}

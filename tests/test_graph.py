@@ -109,3 +109,29 @@ def test_bad_queries():
         g.path(["ah", "ky"])
     with pytest.raises(ValueError, match="empty path must start and end"):
         Path((), "a", "b")
+
+
+def test_splits_cached_and_consistent():
+    g = fig2_like()
+    for e in g.edges:
+        assert [t[0] for t in g.splits(e)] == list(g.paths_through(e))
+        for p, s, t in g.splits(e):
+            assert (s, t) == g.split(p, e)
+
+
+def test_draw_graph_smoke():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from gdln.graph_plot import draw_graph, graph_layout
+
+    g = fig2_like()
+    pos = graph_layout(g)
+    assert set(pos) == set(g.nodes) and pos["y"][0] == pos["z"][0]  # outputs share the last column
+    ax = draw_graph(g, highlight="hk", paths=g.paths_through("hk"), split=g.path(["ah", "hk", "ky"]))
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "s̄(p,e) = ah" in labels and "t̄(p,e) = ky" in labels
+    with pytest.raises(ValueError, match="split needs highlight"):
+        draw_graph(g, split=g.path(["ah", "hk", "ky"]))
+    plt.close("all")
