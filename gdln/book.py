@@ -315,7 +315,7 @@ def _cell(text: str) -> str:
 
 def report_markdown(names: Sequence[str], build: Path) -> str:
     """The generated part of the Reproduction report: one table of all claims, then provenance."""
-    head = ["status", "claim", "chapter", "paper", "measured (m)", "target (t)", "criterion", "mode", "statement"]
+    head = ["status", "claim", "statement", "chapter", "paper", "measured (m)", "target (t)", "criterion", "mode"]
     rows, counts, prov = [], {"pass": 0, "fail": 0, "full-only": 0}, []
     for name in names:
         _, _, claims_path = _paths(build, name)
@@ -325,8 +325,8 @@ def report_markdown(names: Sequence[str], build: Path) -> str:
             claim, paper, status, m, t, crit, mode, statement = ClaimsTable([c])._cells(c)
             counts[c["status"]] = counts.get(c["status"], 0) + 1
             css = {"pass": "claim-pass", "fail": "claim-fail"}.get(c["status"], "claim-full-only")
-            rows.append([f'<span class="{css}">{status}</span>', f"`{claim}`", f"{{doc}}`{name}`", paper,
-                         m, t, crit, mode, statement])
+            rows.append([f'<span class="{css}">{status}</span>', f"`{claim}`", statement, f"{{doc}}`{name}`",
+                         paper, m, t, crit, mode])
         if record:
             p = record["parameters"]
             prov.append([f"{{doc}}`{name}`", str(len(claims)) if claims_path.exists() else "**no manifest**",
@@ -338,9 +338,10 @@ def report_markdown(names: Sequence[str], build: Path) -> str:
     table = lambda h, rs: "\n".join(["| " + " | ".join(h) + " |", "|" + "---|" * len(h)]
                                    + ["| " + " | ".join(_cell(x) for x in r) + " |" for r in rs])
     summary = ", ".join(f"**{v}** {k}" for k, v in counts.items())
-    return (f"{sum(counts.values())} claims from {len(names)} chapters: {summary}.\n\n"
-            f"{table(head, rows)}\n\n## Provenance of each chapter\n\n"
-            f"{table(['chapter', 'claims', 'mode', 'seed', 'device', 'gdln', 'source hash', 'wall time', 'executed (UTC)'], prov)}\n")
+    prov_head = ["chapter", "claims", "mode", "seed", "device", "gdln", "source hash", "wall time", "executed (UTC)"]
+    return (f"{sum(counts.values())} claims from {len(names)} chapter(s): {summary}.\n\n"
+            f":::{{div}} gdln-report gdln-report-claims\n{table(head, rows)}\n:::\n\n## Provenance of each chapter\n\n"
+            f":::{{div}} gdln-report\n{table(prov_head, prov)}\n:::\n")
 
 
 def _sync(src: Path, dst: Path) -> None:

@@ -151,7 +151,7 @@ def test_report_gathers_every_claim_with_status_link_and_provenance(repo):
     build = repo / "_build"
     _fake_run(build, "alpha", [_claim("alpha.one", "pass"), _claim("alpha.two", "full-only")])
     text = book.report_markdown(["alpha", "beta"], build)
-    assert "2 claims from 2 chapters: **1** pass, **0** fail, **1** full-only." in text
+    assert "2 claims from 2 chapter(s): **1** pass, **0** fail, **1** full-only." in text
     assert "`alpha.one`" in text and "FULL-ONLY" in text and "{doc}`alpha`" in text
     assert "a \\| b" in text  # pipes in cells are escaped for the markdown table
     assert "`abcdef0123`" in text and "1.5 s" in text and "**not executed**" in text
