@@ -377,24 +377,32 @@ def stage(names: Sequence[str], *, root: Path = REPO_ROOT, build: Path | None = 
     every = chapters(root)
     pages = [p for p in toc_pages(root) if p not in every or p in names]
     sources = {book / f"{p}.md" for p in toc_pages(root)}
+    copies: dict[Path, Path] = {}  # destination -> source
     for path in sorted(book.rglob("*")):
         rel = path.relative_to(book)
         if path.is_file() and path not in sources and rel.parts[0] != "_vendor" and path.suffix != ".ipynb" \
                 and not any(part.startswith(".") or part == "__pycache__" for part in rel.parts):
-            _sync(path, site / rel)
+            copies[site / rel] = path
     for path in vendor.rglob("*"):
         if path.is_file():
-            _sync(path, site / "_vendor" / "static" / path.relative_to(vendor))
+            copies[site / "_vendor" / "static" / path.relative_to(vendor)] = path
     for page in pages:
         if page in every:
-            _sync(_paths(build, page)[0], site / f"{page}.ipynb")
-        elif page == REPORT:
-            template = book / f"{REPORT}.md"
-            text = template.read_text(encoding="utf-8") if template.exists() else f"# Reproduction report\n\n{REPORT_MARKER}\n"
-            _write(site / f"{REPORT}.md", text.replace(REPORT_MARKER, report_markdown(names, build)))
-        else:
-            _sync(book / f"{page}.md", site / f"{page}.md")
-    _write(site / "_toc.yml", yaml.safe_dump(_keep(_toc(root), set(pages)), sort_keys=False))
+            copies[site / f"{page}.ipynb"] = _paths(build, page)[0]
+        elif page != REPORT:
+            copies[site / f"{page}.md"] = book / f"{page}.md"
+    for dst, src in copies.items():
+        _sync(src, dst)
+    generated = {site / "_toc.yml": yaml.safe_dump(_keep(_toc(root), set(pages)), sort_keys=False)}
+    if REPORT in pages:
+        template = book / f"{REPORT}.md"
+        text = template.read_text(encoding="utf-8") if template.exists() else f"# Reproduction report\n\n{REPORT_MARKER}\n"
+        generated[site / f"{REPORT}.md"] = text.replace(REPORT_MARKER, report_markdown(names, build))
+    for dst, text in generated.items():
+        _write(dst, text)
+    for path in site.rglob("*"):  # whatever an earlier staging left that is no longer part of the book
+        if path.is_file() and path not in copies and path not in generated:
+            path.unlink()
     return site
 
 

@@ -163,6 +163,8 @@ def test_stage_uses_executed_notebooks_not_sources(repo):
     (repo / "book" / "_vendor" / "static" / "x.js").write_text("//")
     (repo / "book" / "report.md").write_text("# Report\n\n<!-- gdln:report -->\n")
     _fake_run(build, "alpha", [_claim("alpha.one", "pass")])
+    (build / "site").mkdir(parents=True)
+    (build / "site" / "beta.md").write_text("left by an earlier staging")  # would duplicate a page
     site = book.stage(["alpha"], root=repo, build=build)
     assert sorted(p.name for p in site.iterdir()) == ["_toc.yml", "_vendor", "alpha.ipynb", "intro.md", "report.md"]
     assert "`alpha.one`" in (site / "report.md").read_text()
