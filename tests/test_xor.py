@@ -3,7 +3,6 @@ the simulated GDLN, the ReLU initial-strength theory, and the contextual classif
 
 import math
 
-import numpy as np
 import pytest
 import torch
 

@@ -277,26 +277,17 @@ def context_gated_data(x: Tensor, y: Tensor, c: Tensor, *, gated: bool) -> Gated
 
 
 def draw_xor_gdln(ax) -> None:
-    """Draw the four-pathway GDLN of Fig. 3b on a matplotlib axis: input node ``x``, hidden nodes
-    ``h_k`` with their gates ``g_k`` (on for example ``k`` only), output node ``y``."""
-    from matplotlib.patches import Circle
-
+    """Draw the four-pathway GDLN of Fig. 3b with :func:`gdln.graph_plot.draw_graph` and label each
+    hidden node with the one example on which its gate is on (red: ``y = +1``, blue: ``y = -1``)."""
+    from ..graph_plot import draw_graph, graph_layout
     from ..plotting import PALETTE
+    graph = xor_graph(1)
+    draw_graph(graph, ax, edge_labels=False)
+    pos = graph_layout(graph)
     x, y = xor_data()
-    pos = {"x": (0.0, 0.5), "y": (1.0, 0.5), **{f"h{k}": (0.5, 0.9 - 0.8 * (k - 1) / 3) for k in range(1, 5)}}
-    for k in range(1, 5):
-        col = PALETTE["red"] if y[k - 1, 0] > 0 else PALETTE["blue"]
-        for a, b in (("x", f"h{k}"), (f"h{k}", "y")):
-            ax.annotate("", xy=pos[b], xytext=pos[a], arrowprops=dict(arrowstyle="-|>", color=col, lw=1.6,
-                                                                        shrinkA=14, shrinkB=14))
-        xs = x[k - 1].tolist()
-        ax.text(0.5, pos[f"h{k}"][1] + 0.075, f"$g_{k}=1$ on x=[{xs[0]:+.0f},{xs[1]:+.0f}]", ha="center",
-                fontsize=7.5, color=col)
-    for v, (px, py) in pos.items():
-        label = {"x": "$x$\n(2)", "y": "$y$\n(1)"}[v] if v in ("x", "y") else f"$h_{v[1:]}$"
-        ax.add_patch(Circle((px, py), 0.06, fc="white", ec="black", lw=1.2, zorder=3))
-        ax.text(px, py, label, ha="center", va="center", fontsize=8, zorder=4)
-    ax.set_xlim(-0.12, 1.12)
-    ax.set_ylim(-0.02, 1.05)
-    ax.set_aspect("equal")
-    ax.axis("off")
+    for k in range(4):
+        px, py = pos[f"h{k + 1}"]
+        xs = x[k].tolist()
+        ax.text(px, py - 0.28, f"gate on: x=[{xs[0]:+.0f},{xs[1]:+.0f}], y={y[k, 0]:+.0f}", ha="center", va="top",
+                fontsize=7, zorder=8, color=PALETTE["red"] if y[k, 0] > 0 else PALETTE["blue"],
+                bbox=dict(boxstyle="round,pad=0.1", fc="white", ec="none", alpha=0.85))
