@@ -84,14 +84,17 @@ def _sym(graph: Graph, stats: PathStatistics, v: str, coef) -> Tensor:
     return A
 
 
-def _couplings(graph: Graph, stats: PathStatistics) -> list[tuple[str, str, Tensor]]:
-    """(a, b, M) with ``basis_b[:, k] ∝ M basis_a[:, k]`` under Eqs. 7-8."""
+def _couplings(graph: Graph, stats: PathStatistics, scale: float) -> list[tuple[str, str, Tensor]]:
+    """(a, b, M) with ``basis_b[:, k] ∝ M basis_a[:, k]`` under Eqs. 7-8 (zero matrices, e.g. the
+    Sigma^x of two paths that are never active together, couple nothing and are left out)."""
     out = []
+    tiny = 1e-12 * scale
     for p in stats.paths:
         m = stats.yx[p].double()
-        out += [(p.source, p.target, m), (p.target, p.source, m.T)]
+        if m.abs().max() > tiny:
+            out += [(p.source, p.target, m), (p.target, p.source, m.T)]
     for (j, p), m in stats.x.items():
-        if j.source != p.source:
+        if j.source != p.source and m.abs().max() > tiny:
             m = m.double()
             out += [(j.source, p.source, m.T), (p.source, j.source, m)]
     return out
@@ -195,7 +198,7 @@ def diagonalize(graph: Graph, stats: PathStatistics, *, atol: float = 1e-9, seed
     scale = max([1.0] + [a.abs().max().item() for a in stats.yx.values()]
                 + [a.abs().max().item() for a in stats.x.values()])
     tol = atol * scale
-    couplings = _couplings(graph, stats)
+    couplings = _couplings(graph, stats, scale)
     terminals = list(graph.inputs) + list(graph.outputs)
     first_err = None
     bases = None
@@ -309,42 +312,98 @@ def _pad(b: Tensor, r: int) -> Tensor:
     return torch.nn.functional.pad(b, (0, r - b.shape[-1]))
 
 
-def _padded(graph: Graph, diag: Diagonalization, B: dict[str, Tensor]):
+@dataclass
+class _Compiled:
+    """Index tables that turn Eq. 10 into a few gathers and scatter-adds over (path, edge) pairs."""
+
+    edges: tuple[str, ...]
+    r: int
+    path_idx: Tensor     # (P, L) edge indices of each path, padded with the index of a row of ones
+    S: Tensor            # (P, r) padded S(p)
+    jj: Tensor           # (Q,) pairs (j, p) with t(j) = t(p)
+    pp: Tensor
+    D: Tensor            # (Q, r) padded D(j, p)
+    q_path: Tensor       # (N,) the (p, e) pairs with e in p
+    q_edge: Tensor
+    other_idx: Tensor    # (N, L) edges of p other than e (B_{p minus e})
+    mask: Tensor         # (E, r) mode k exists on edge e
+
+
+def _compiled(graph: Graph, diag: Diagonalization) -> _Compiled:
+    key = ("compiled", id(graph))
+    cache = diag.__dict__.setdefault("_cache", {})
+    if key in cache:
+        return cache[key]
+    edges = tuple(graph.edges)
+    ei = {e: i for i, e in enumerate(edges)}
+    one = len(edges)
+    paths = list(diag.paths)
+    pi = {p: i for i, p in enumerate(paths)}
+    L = max(len(p) for p in paths)
     r = diag.r
-    Bp = {e: _pad(b, r) for e, b in B.items()}
-    cache: dict[tuple[str, ...], Tensor | None] = {(): None}
+    dtype = next(iter(diag.S.values())).dtype
+    pad = lambda v: torch.nn.functional.pad(v.to(dtype), (0, r - v.shape[-1]))  # noqa: E731
+    path_idx = torch.full((len(paths), L), one, dtype=torch.long)
+    for i, p in enumerate(paths):
+        path_idx[i, : len(p)] = torch.tensor([ei[e] for e in p.edges])
+    pairs = list(diag.D)
+    q_path, q_edge, other = [], [], []
+    for e in edges:
+        for p, _s, _t in graph.splits(e):
+            q_path.append(pi[p]); q_edge.append(ei[e])
+            row = [ei[f] for f in p.edges if f != e]
+            other.append(row + [one] * (L - len(row)))
+    mask = torch.zeros(len(edges), r, dtype=dtype)
+    for e in edges:
+        mask[ei[e], : edge_modes(graph, e)] = 1
+    comp = _Compiled(edges, r, path_idx, torch.stack([pad(diag.S[p]) for p in paths]),
+                     torch.tensor([pi[j] for j, _ in pairs], dtype=torch.long),
+                     torch.tensor([pi[p] for _, p in pairs], dtype=torch.long),
+                     torch.stack([pad(diag.D[k]) for k in pairs]),
+                     torch.tensor(q_path, dtype=torch.long), torch.tensor(q_edge, dtype=torch.long),
+                     torch.tensor(other, dtype=torch.long).reshape(len(q_path), L), mask)
+    cache[key] = comp
+    return comp
 
-    def prod(edges: tuple[str, ...]) -> Tensor | None:
-        if edges not in cache:
-            head = prod(edges[:-1])
-            cache[edges] = Bp[edges[-1]] if head is None else Bp[edges[-1]] * head
-        return cache[edges]
 
-    return r, prod
+def _stack(graph: Graph, comp: _Compiled, B: dict[str, Tensor]) -> Tensor:
+    """B as one padded tensor (..., E, r)."""
+    rep = torch.broadcast_shapes(*[b.shape[:-1] for b in B.values()])
+    dtype = comp.S.dtype
+    return torch.stack([torch.nn.functional.pad(B[e].to(dtype), (0, comp.r - B[e].shape[-1])).expand(*rep, comp.r)
+                        for e in comp.edges], -2)
+
+
+def _unstack(graph: Graph, comp: _Compiled, Bs: Tensor) -> dict[str, Tensor]:
+    return {e: Bs[..., i, : edge_modes(graph, e)] for i, e in enumerate(comp.edges)}
+
+
+def _path_products(comp: _Compiled, Bs: Tensor) -> tuple[Tensor, Tensor]:
+    Bx = torch.cat([Bs, torch.ones_like(Bs[..., :1, :])], -2)
+    return Bx, Bx[..., comp.path_idx, :].prod(-2)                       # (..., P, r): B_p
+
+
+def _rhs_stacked(comp: _Compiled, Bs: Tensor) -> Tensor:
+    Bx, Bp = _path_products(comp, Bs)
+    inner = torch.zeros_like(Bp).index_add_(-2, comp.pp, Bp[..., comp.jj, :] * comp.D)
+    E = comp.S - inner                                                   # S(p) - sum_j B_j D(j,p)
+    terms = Bx[..., comp.other_idx, :].prod(-2) * E[..., comp.q_path, :]  # B_{p minus e} E(p)
+    out = torch.zeros_like(Bs).index_add_(-2, comp.q_edge, terms)
+    return out * comp.mask
+
+
+def _loss_stacked(comp: _Compiled, Bs: Tensor, c0) -> Tensor:
+    _, Bp = _path_products(comp, Bs)
+    total = -(Bp * comp.S).sum((-2, -1))
+    total = total + 0.5 * (Bp[..., comp.jj, :] * Bp[..., comp.pp, :] * comp.D).sum((-2, -1))
+    return total if c0 is None else total + c0
 
 
 def reduced_rhs(graph: Graph, diag: Diagonalization, B: dict[str, Tensor]) -> dict[str, Tensor]:
     """Eq. 10: ``tau dB_e/dt`` for every edge, for diagonal ``B`` stored as vectors (length ``r_e``)."""
     B = _check_B(graph, B)
-    r, prod = _padded(graph, diag, B)
-    E: dict[Path, Tensor] = {}
-    for p in diag.paths:
-        acc = _pad(diag.S[p], r)
-        for j in graph.paths_to(p.target):
-            acc = acc - prod(j.edges) * _pad(diag.D[(j, p)], r)
-        E[p] = acc
-    out: dict[str, Tensor] = {}
-    for e in graph.edges:
-        tot = 0
-        for p, s_bar, t_bar in graph.splits(e):
-            term = E[p]
-            for part in (prod(t_bar.edges), prod(s_bar.edges)):
-                if part is not None:
-                    term = term * part
-            tot = tot + term
-        rep = torch.broadcast_shapes(*[b.shape[:-1] for b in B.values()])
-        out[e] = torch.as_tensor(tot)[..., : edge_modes(graph, e)].expand(*rep, edge_modes(graph, e))
-    return out
+    comp = _compiled(graph, diag)
+    return _unstack(graph, comp, _rhs_stacked(comp, _stack(graph, comp, B)))
 
 
 def reduced_loss(graph: Graph, diag: Diagonalization, B: dict[str, Tensor], *,
@@ -355,15 +414,8 @@ def reduced_loss(graph: Graph, diag: Diagonalization, B: dict[str, Tensor], *,
 
     ``c0 = 1/2 sum_v <||y_v||^2>`` (left out if ``include_constant=False`` or unknown)."""
     B = _check_B(graph, B)
-    r, prod = _padded(graph, diag, B)
-    total = 0
-    for p in diag.paths:
-        total = total - (prod(p.edges) * _pad(diag.S[p], r)).sum(-1)
-    for (j, p), d in diag.D.items():
-        total = total + 0.5 * (prod(j.edges) * prod(p.edges) * _pad(d, r)).sum(-1)
-    if include_constant and diag.c0 is not None:
-        total = total + diag.c0
-    return total
+    comp = _compiled(graph, diag)
+    return _loss_stacked(comp, _stack(graph, comp, B), diag.c0 if include_constant else None)
 
 
 @dataclass
@@ -392,12 +444,11 @@ def integrate_reduced(graph: Graph, diag: Diagonalization, B0: dict[str, Tensor 
         raise ValueError(f"method must be 'gd' or 'ode', got {method!r}")
     times = check_times(t_eval)
     B = _check_B(graph, B0, "B0")
-    dtype = next(iter(diag.S.values())).dtype if method == "gd" else torch.float64
-    rep = torch.broadcast_shapes(*[b.shape[:-1] for b in B.values()])
-    B = {e: b.to(dtype).expand(*rep, b.shape[-1]).clone() for e, b in B.items()}
     if method == "ode":
         diag = _cast(diag, torch.float64)
-    samples: list[dict[str, Tensor]] = []
+    comp = _compiled(graph, diag)
+    Bs = _stack(graph, comp, B).clone()
+    samples: list[Tensor] = []
     if method == "gd":
         if dt is None or not (isinstance(dt, (int, float)) and dt > 0):
             raise ValueError(f"method='gd' needs a positive step dt (in units of tau), got {dt!r}")
@@ -406,25 +457,18 @@ def integrate_reduced(graph: Graph, diag: Diagonalization, B0: dict[str, Tensor 
             n_steps = int(np.ceil((target - t_now) / dt - 1e-9))
             for k in range(n_steps):
                 h = dt if k < n_steps - 1 else (target - t_now) - (n_steps - 1) * dt
-                g = reduced_rhs(graph, diag, B)
-                B = {e: B[e] + (h / tau) * g[e] for e in graph.edges}
+                Bs = Bs + (h / tau) * _rhs_stacked(comp, Bs)
             t_now = float(target)
-            samples.append(B)
+            samples.append(Bs)
     else:
         from scipy.integrate import solve_ivp
 
-        shapes = {e: B[e].shape for e in graph.edges}
-        sizes = [B[e].numel() for e in graph.edges]
-
-        def unflat(y: np.ndarray) -> dict[str, Tensor]:
-            parts = torch.split(torch.from_numpy(np.ascontiguousarray(y)), sizes)
-            return {e: part.reshape(shapes[e]) for e, part in zip(graph.edges, parts)}
+        shape = Bs.shape
 
         def fun(_t: float, y: np.ndarray) -> np.ndarray:
-            g = reduced_rhs(graph, diag, unflat(y))
-            return torch.cat([g[e].reshape(-1) / tau for e in graph.edges]).numpy()
+            return (_rhs_stacked(comp, torch.from_numpy(y).reshape(shape)) / tau).reshape(-1).numpy()
 
-        y0 = torch.cat([B[e].reshape(-1) for e in graph.edges]).numpy()
+        y0 = Bs.reshape(-1).numpy()
         if times[-1] == 0:
             ys = [y0]
         else:
@@ -432,10 +476,10 @@ def integrate_reduced(graph: Graph, diag: Diagonalization, B0: dict[str, Tensor 
             if not sol.success:
                 raise RuntimeError(f"solve_ivp failed: {sol.message}")
             ys = list(sol.y.T)
-        samples = [{e: b.clone() for e, b in unflat(y).items()} for y in ys]
-    losses = torch.stack([reduced_loss(graph, diag, s) for s in samples])
-    Bt = {e: torch.stack([s[e] for s in samples]) for e in graph.edges}
-    return ReducedTrajectory(torch.as_tensor(times, dtype=torch.float64), Bt, losses)
+        samples = [torch.from_numpy(np.array(y)).reshape(shape) for y in ys]
+    traj = torch.stack(samples)
+    losses = _loss_stacked(comp, traj, diag.c0)
+    return ReducedTrajectory(torch.as_tensor(times, dtype=torch.float64), _unstack(graph, comp, traj), losses)
 
 
 def _cast(diag: Diagonalization, dtype: torch.dtype) -> Diagonalization:

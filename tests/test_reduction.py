@@ -121,3 +121,47 @@ def test_bad_reduction_inputs():
     assert off.item() < 1e-14 and all(torch.allclose(b, torch.full_like(b, 0.1)) for b in Bk.values())
     Q = random_orthogonal(4, generator=torch.Generator().manual_seed(0))
     torch.testing.assert_close(Q.T @ Q, torch.eye(4, dtype=F64), rtol=0, atol=1e-14)
+
+
+def routing_data(M=3, K=2):
+    """The routing task of Sec. 4 (Fig. 4c items, one input and one output domain gated on)."""
+    nodes = {**{f"x{i}": 4 for i in range(M)}, "h1": 5, "h2": 5, **{f"y{j}": 7 for j in range(M)}}
+    edges = {**{f"in{i}": (f"x{i}", "h1") for i in range(M)}, "hid": ("h1", "h2"),
+             **{f"out{j}": ("h2", f"y{j}") for j in range(M)}}
+    g = Graph(nodes, edges)
+    Y = torch.tensor([[1, 1, 1, 1], [1, 1, 0, 0], [0, 0, 1, 1], [1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0],
+                      [0, 0, 0, 1]], dtype=F64).T
+    X = torch.eye(4, dtype=F64)
+    xs, ys, eg = ({f"x{i}": [] for i in range(M)}, {f"y{j}": [] for j in range(M)}, {e: [] for e in edges})
+    for i in range(M):
+        for k in range(K):
+            j = (i + k) % M
+            for it in range(4):
+                for a in range(M):
+                    xs[f"x{a}"].append(X[it] if a == i else torch.zeros(4, dtype=F64))
+                for b in range(M):
+                    ys[f"y{b}"].append(Y[it] if b == j else torch.zeros(7, dtype=F64))
+                for e in edges:
+                    eg[e].append(float(e in ("hid", f"in{i}", f"out{j}")))
+    data = GatedData({k: torch.stack(v) for k, v in xs.items()}, {k: torch.stack(v) for k, v in ys.items()},
+                     {}, {e: torch.tensor(v, dtype=F64) for e, v in eg.items()})
+    return g, data
+
+
+def test_routing_statistics_reduce_with_pathway_counting():
+    """Degenerate singular values (the Fig. 4c items) and never co-active inputs (zero cross Sigma^x):
+    diagonalize still works, Eq. 10 is the projected gradient, and with balanced B the hidden edge
+    learns M times faster than an input edge (Eqs. 44-45: KM paths vs K paths)."""
+    M = 3
+    g, data = routing_data(M=M)
+    st = path_statistics(g, data)
+    dg = diagonalize(g, st)
+    R = node_bases(g, dg, generator=torch.Generator().manual_seed(0))
+    B0 = {e: 0.3 for e in g.edges}
+    rhs = reduced_rhs(g, dg, B0)
+    Bg, off = modes_of(g, R, path_gradient(g, decoupled_init(g, R, B0), st))
+    assert off.item() < 1e-12
+    for e in g.edges:
+        torch.testing.assert_close(Bg[e], rhs[e], rtol=0, atol=1e-12)
+    torch.testing.assert_close(rhs["hid"][:4], M * rhs["in0"], rtol=1e-12, atol=1e-14)
+    torch.testing.assert_close(rhs["out1"][:4], rhs["in0"], rtol=1e-12, atol=1e-14)
