@@ -252,10 +252,12 @@ def execute(name: str, params: Mapping[str, Any], *, root: Path = REPO_ROOT, bui
     try:
         with _environ(GDLN_CLAIMS_DIR=str(claims.parent), GDLN_BUILD_DIR=str(build),
                       JUPYTER_PATH=_kernel_path(build), PYTHONPATH=_prepend(str(REPO_ROOT), "PYTHONPATH")):
-            papermill.execute_notebook(tmp_in, tmp_out, parameters=dict(params), kernel_name="python3", language="python",
-                                       cwd=str(root / "book"), progress_bar=False, log_output=False)
+            papermill.execute_notebook(tmp_in, tmp_out, parameters=dict(params), kernel_name="python3",
+                                       language="python", cwd=str(root / "book"), progress_bar=False,
+                                       log_output=False)
         wall = time.perf_counter() - started
         os.replace(tmp_out, out)  # the notebook first: a record never vouches for a missing notebook
+        out.with_name(f"{name}.failed.ipynb").unlink(missing_ok=True)
     except papermill.PapermillExecutionError as err:
         failed = out.with_name(f"{name}.failed.ipynb")
         if tmp_out.exists():
@@ -265,6 +267,8 @@ def execute(name: str, params: Mapping[str, Any], *, root: Path = REPO_ROOT, bui
             f"chapter {name!r} failed in code cell {_failed_cell(failed)} of book/{name}.md "
             f"(starting {first!r}): "
             f"{err.ename}: {err.evalue}\n  notebook with the traceback: {failed}") from None
+    except Exception as err:  # the kernel died, could not start, ...
+        raise ChapterError(f"chapter {name!r} could not be executed: {type(err).__name__}: {err}") from err
     finally:  # an interrupted run leaves no half-written notebook behind
         tmp_in.unlink(missing_ok=True)
         tmp_out.unlink(missing_ok=True)
