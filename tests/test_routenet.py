@@ -1,0 +1,135 @@
+"""Tests for gdln.routenet: the batched route network equals a per-domain loop; masking; replicas."""
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from gdln import routenet as RN
+from gdln.transforms import label_permutations, pixel_permutations, trained_routes
+
+
+def _net(R=2, M=4, d=12, H=6, C=5, gains=None, nl="linear", dtype=torch.float64, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return RN.init_routenet(M, d, H, C, gains if gains is not None else [1.0] * R, generator=g,
+                            nonlinearity=nl, dtype=dtype)
+
+
+@pytest.mark.parametrize("nl", ["linear", "leaky_relu"])
+def test_batched_outputs_equal_loop_reference(nl):
+    net = _net(nl=nl)
+    xb = torch.randn(4, 7, 12, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    a, b = RN.route_outputs(net, xb), RN.route_outputs_loop(net, xb)
+    assert a.shape == (2, 4, 4, 7, 5)
+    assert torch.allclose(a, b, atol=1e-12)
+
+
+def test_losses_match_definitions():
+    g = torch.Generator().manual_seed(2)
+    out = torch.randn(2, 3, 3, 4, 5, dtype=torch.float64, generator=g)
+    tg = torch.randint(0, 5, (3, 4), generator=g)
+    ce = RN.route_losses(out, tg, "ce")
+    ref = torch.stack([torch.stack([torch.stack([F.cross_entropy(out[r, i, j], tg[j]) for j in range(3)])
+                                    for i in range(3)]) for r in range(2)])
+    assert torch.allclose(ce, ref, atol=1e-12)
+    mse = RN.route_losses(out, tg, "mse")
+    y = F.one_hot(tg, 5).double()
+    assert torch.allclose(mse[1, 2, 0], 0.5 * ((out[1, 2, 0] - y[0]) ** 2).sum(-1).mean(), atol=1e-12)
+    with pytest.raises(ValueError, match="loss"):
+        RN.route_losses(out, tg, "hinge")
+
+
+def test_untrained_routes_get_no_gradient():
+    net = _net(R=1)
+    mask = torch.zeros(1, 4, 4, dtype=torch.bool)
+    mask[0, 0, 1] = True  # only route input 0 -> output 1 is trained
+    for p in net.parameters():
+        p.requires_grad_(True)
+    xb = torch.randn(4, 3, 12, dtype=torch.float64)
+    L = RN.masked_loss(RN.route_losses(RN.route_outputs(net, xb), torch.randint(0, 5, (4, 3)), "ce"), mask)
+    L.sum().backward()
+    assert net.enc.grad[0, 1:].abs().max() == 0 and net.enc.grad[0, 0].abs().max() > 0
+    assert net.dec.grad[0, [0, 2, 3]].abs().max() == 0 and net.dec.grad[0, 1].abs().max() > 0
+
+
+def test_xavier_uniform_gain_per_replica():
+    net = _net(R=3, M=2, d=400, H=200, C=10, gains=[1.0, 0.1, 0.01], dtype=torch.float64)
+    bound = math.sqrt(6 / 600)
+    for r, gain in enumerate([1.0, 0.1, 0.01]):
+        w = net.enc[r]
+        assert w.abs().max() <= gain * bound
+        assert abs(w.std().item() / (gain * bound / math.sqrt(3)) - 1) < 0.02  # U(-b,b) has std b/sqrt(3)
+    with pytest.raises(ValueError, match="gains"):
+        _net(gains=[1.0, 0.0])
+    with pytest.raises(ValueError, match="nonlinearity"):
+        _net(nl="tanh")
+
+
+def _task(n=40, d=12, M=4, C=5, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, d, dtype=torch.float64, generator=g)
+    y = torch.randint(0, C, (n,), generator=g)
+    return RN.Domains(x, pixel_permutations(M, d, seed)), y, label_permutations(M, C, seed=seed)
+
+
+def test_replicas_train_independently():
+    dom, y, lp = _task()
+    masks = torch.stack([trained_routes(4, 2, seed=0), trained_routes(4, 3, seed=1)])
+    both = _net(R=2, gains=[0.5, 0.5])
+    one = RN.RouteNet(both.enc[1:].clone(), both.hid[1:].clone(), both.dec[1:].clone())
+    kw = dict(steps=5, lr=0.05, loss="ce", momentum=0.9, batch_size=8, seed=3, progress=False)
+    RN.train(both, dom, y, lp, masks, **kw)
+    RN.train(one, dom, y, lp, masks[1:], **kw)
+    assert torch.allclose(both.enc[1], one.enc[0], atol=1e-12)
+    assert torch.allclose(both.dec[1], one.dec[0], atol=1e-12)
+
+
+def test_full_batch_gd_is_one_gradient_step():
+    dom, y, lp = _task()
+    mask = trained_routes(4, 2, seed=0)
+    net = _net(R=1)
+    W0 = [p.clone().requires_grad_(True) for p in net.parameters()]
+    ref = RN.RouteNet(*W0)
+    L = RN.masked_loss(RN.route_losses(RN.route_outputs(ref, dom.batch(torch.arange(40))),
+                                       RN.route_targets(y, lp), "mse"), mask[None])
+    grads = torch.autograd.grad(L.sum(), W0)
+    RN.train(net, dom, y, lp, mask, steps=1, lr=0.1, loss="mse", momentum=0.0, batch_size=None, progress=False)
+    for p, w, gr in zip(net.parameters(), W0, grads):
+        assert torch.allclose(p, w - 0.1 * gr, atol=1e-12)
+
+
+def test_accuracy_split_and_threshold():
+    acc = torch.tensor([[[1.0, 0.5], [0.0, 1.0]]])
+    mask = torch.eye(2, dtype=torch.bool)[None]
+    tr, un = RN.split_accuracy(acc, mask)
+    assert tr.item() == 1.0 and un.item() == 0.25
+    assert math.isnan(RN.split_accuracy(acc, torch.ones(1, 2, 2, dtype=torch.bool))[1].item())
+    assert RN.transfer_threshold([0.1, 0.2, 0.4], [0.9, 0.9, 0.9], [0.1, 0.86, 0.9]) == 0.2
+    assert math.isnan(RN.transfer_threshold([0.1], [0.9], [0.5]))
+
+
+def test_train_rejects_bad_input():
+    dom, y, lp = _task()
+    net = _net(R=1)
+    with pytest.raises(ValueError, match="K >= 1"):
+        RN.train(net, dom, y, lp, torch.zeros(4, 4, dtype=torch.bool), steps=1, lr=0.1, progress=False)
+    with pytest.raises(ValueError, match="batch_size"):
+        RN.train(net, dom, y, lp, trained_routes(4, 1, 0), steps=1, lr=0.1, batch_size=1000, progress=False)
+    with pytest.raises(ValueError, match="base must be"):
+        RN.Domains(torch.zeros(3, 4))
+
+
+def test_shared_structure_transfers_on_a_small_task():
+    """With most routes trained, a small-init linear route net transfers to untrained routes."""
+    g = torch.Generator().manual_seed(0)
+    C, d, n, M = 4, 16, 200, 4
+    centers = 3 * torch.randn(C, d, dtype=torch.float64, generator=g)
+    y = torch.randint(0, C, (n,), generator=g)
+    x = centers[y] + torch.randn(n, d, dtype=torch.float64, generator=g)
+    dom = RN.Domains(x, pixel_permutations(M, d, 1))
+    lp = label_permutations(M, C, seed=2)
+    res = RN.run_sweep(dom, y, dom, y, lp, Ks=[3], gains=[0.1], seeds=[0], hidden=16, steps=150, lr=0.05,
+                       batch_size=50, loss="ce", progress=False)
+    assert res.trained.min() > 0.95
+    assert res.untrained.min() > 0.9

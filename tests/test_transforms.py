@@ -1,0 +1,62 @@
+"""Tests for gdln.transforms: permutations, rotations, trained-route masks (App. D)."""
+
+import itertools
+
+import pytest
+import torch
+
+from gdln import transforms as T
+
+
+def test_pixel_and_label_permutations_are_permutations_and_seeded():
+    p = T.pixel_permutations(5, 49, seed=3)
+    assert p.shape == (5, 49)
+    assert all(torch.equal(r.sort().values, torch.arange(49)) for r in p)
+    assert torch.equal(p, T.pixel_permutations(5, 49, seed=3))
+    lp = T.label_permutations(7, kind="random", seed=1)
+    assert all(torch.equal(r.sort().values, torch.arange(10)) for r in lp)
+
+
+def test_lexicographic_permutations_fix_classes_0_to_4():
+    lp = T.label_permutations(120, kind="lexicographic")
+    assert lp[0].tolist() == list(range(10))
+    assert lp[5].tolist() == list(next(itertools.islice(itertools.permutations(range(10)), 5, None)))
+    assert (lp[:, :5] == torch.arange(5)).all()  # 5! = 120 permutations of classes 5-9 come first
+    with pytest.raises(ValueError, match="kind"):
+        T.label_permutations(3, kind="sorted")
+
+
+@pytest.mark.parametrize("M,K", [(6, 1), (10, 4), (7, 7), (40, 16)])
+def test_trained_routes_k_per_row_and_column(M, K):
+    m = T.trained_routes(M, K, seed=0)
+    assert m.shape == (M, M) and m.dtype == torch.bool
+    assert (m.sum(1) == K).all() and (m.sum(0) == K).all()
+    assert not torch.equal(m, T.trained_routes(M, K, seed=1)) or K in (0, M)
+
+
+def test_trained_routes_bad_k():
+    with pytest.raises(ValueError, match="K must be"):
+        T.trained_routes(5, 6, seed=0)
+    with pytest.raises(ValueError, match="M must be"):
+        T.trained_routes(0, 0, seed=0)
+
+
+def test_rotation_angles_paper_and_code():
+    assert T.rotation_angles(4).tolist() == [0, 45, 90, 135]
+    assert T.rotation_angles(4, span=270).tolist() == [0, 67.5, 135, 202.5]
+    with pytest.raises(ValueError, match="span"):
+        T.rotation_angles(4, span=90)
+
+
+def test_rotate_matches_rot90_and_is_counter_clockwise():
+    x = torch.rand(2, 3, 8, 8, dtype=torch.float64)
+    exact = T.rotate(x, 90.0)
+    assert torch.equal(exact, torch.rot90(x, 1, (-2, -1)))
+    # the resampling path at (almost) 90 degrees agrees with the exact rotation
+    approx = T.rotate(x, 90.0 + 1e-6)
+    assert (approx - exact).abs().max() < 1e-6
+    # a rotation by theta then -theta recovers the centre pixels (bilinear, interior)
+    back = T.rotate(T.rotate(x, 30.0), -30.0)
+    assert (back - x)[..., 3:5, 3:5].abs().max() < 0.5
+    with pytest.raises(ValueError, match="images"):
+        T.rotate(x[0], 30.0)
