@@ -313,8 +313,11 @@ def run(names: Sequence[str], params: Mapping[str, Any], *, root: Path = REPO_RO
 
 # ---------------------------------------------------------------- report, staging, jupyter-book
 
-def _cell(text: str) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+def _table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A MyST pipe table (pipes inside cells escaped)."""
+    cell = lambda x: str(x).replace("|", "\\|").replace("\n", " ")  # noqa: E731
+    return "\n".join(["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+                     + ["| " + " | ".join(cell(x) for x in r) + " |" for r in rows])
 
 
 def report_markdown(names: Sequence[str], build: Path) -> str:
@@ -339,13 +342,11 @@ def report_markdown(names: Sequence[str], build: Path) -> str:
                          record["executed_at"]])
         else:
             prov.append([f"{{doc}}`{name}`", "**not executed**"] + [""] * 7)
-    table = lambda h, rs: "\n".join(["| " + " | ".join(h) + " |", "|" + "---|" * len(h)]
-                                   + ["| " + " | ".join(_cell(x) for x in r) + " |" for r in rs])
     summary = ", ".join(f"**{v}** {k}" for k, v in counts.items())
     prov_head = ["chapter", "claims", "mode", "seed", "device", "gdln", "source hash", "wall time", "executed (UTC)"]
     return (f"{sum(counts.values())} claims from {len(names)} chapter(s): {summary}.\n\n"
-            f":::{{div}} gdln-report gdln-report-claims\n{table(head, rows)}\n:::\n\n## Provenance of each chapter\n\n"
-            f":::{{div}} gdln-report\n{table(prov_head, prov)}\n:::\n")
+            f":::{{div}} gdln-report gdln-report-claims\n{_table(head, rows)}\n:::\n\n## Provenance of each chapter\n\n"
+            f":::{{div}} gdln-report\n{_table(prov_head, prov)}\n:::\n")
 
 
 def _sync(src: Path, dst: Path) -> None:
