@@ -470,8 +470,8 @@ class RoutingRun:
     ``step``: (T,) step numbers; ``t``: (T, R) training time ``step * lr`` in units of tau.
     ``loss_trained``, ``loss_untrained``: (T, R) Eq. 1 over trained / untrained routes (NaN if none).
     ``zero_loss_trained``, ``zero_loss_untrained``: (R,) the same losses for the zero output (for
-    normalised errors). ``route_loss``: (T, R, M, M) per-route loss. ``sv1``: (T, R, H?, M, k1)
-    singular values of each first-layer block, ``sv2``: (T, R, H, N_h) of each hidden pathway,
+    normalised errors). ``route_loss``: (T, R, M, M) per-route loss. ``sv1``: (T_sv, R, H?, M, k1)
+    singular values of each first-layer block at the steps ``extra["sv_step"]``, ``sv2``: (T, R, H, N_h) of each hidden pathway,
     ``sv3``: (T, R, H?, M, k3) of each output block (None if not recorded). ``W``: final weights;
     ``outputs``: final (R, M, M, N_y, n); ``h1``: final (R, H, M, N_h, n).
     """
@@ -507,13 +507,15 @@ def _masked_mean(x: Tensor, m: Tensor) -> Tensor:
 
 def train_routing(W0: RoutingWeights, task: RoutingTask, *, lr, steps: int, record_every: int = 10,
                   gates: Tensor | None = None, trained: Tensor | None = None,
-                  record_sv: bool = True) -> RoutingRun:
+                  record_sv: bool = True, sv_every: int | None = None) -> RoutingRun:
     """Full-batch gradient descent on Eq. 1 for all ``R`` replicas at once (one tensor program).
 
     ``lr``: scalar or ``(R,)`` (e.g. ``lambda = .05/K`` per replica in Fig. 5c); one step advances
     each replica's time by its ``lr`` (``tau = 1``). ``trained``: ``(M, M)`` or ``(R, M, M)``
-    (default ``task.trained``). Records every ``record_every`` steps and at the last step. Runs on
-    the device and dtype of ``W0`` (the task is moved there).
+    (default ``task.trained``). Records losses every ``record_every`` steps and at the last step;
+    singular values (if ``record_sv``) every ``sv_every`` steps (default ``record_every``; must be a
+    multiple of it); ``sv1``-``sv3`` then have one entry per step in ``run.extra["sv_step"]``.
+    Runs on the device and dtype of ``W0`` (the task is moved there).
     """
     if not isinstance(steps, int) or steps < 0:
         raise ValueError(f"steps={steps!r} is invalid; expected a non-negative integer")
@@ -531,14 +533,18 @@ def train_routing(W0: RoutingWeights, task: RoutingTask, *, lr, steps: int, reco
     zero_route = zero_route.unsqueeze(0).unsqueeze(0).expand(R, M, M)
     zl_tr, zl_un = _masked_mean(zero_route, m), _masked_mean(zero_route, 1 - m)
 
+    sv_every = record_every if sv_every is None else sv_every
+    if not isinstance(sv_every, int) or sv_every < 1 or sv_every % record_every:
+        raise ValueError(f"sv_every={sv_every!r} is invalid; expected a positive multiple of record_every={record_every}")
     W = W0.clone()
     rec_steps = sorted(set(list(range(0, steps + 1, record_every)) + [steps]))
+    sv_steps = [s_ for s_ in rec_steps if s_ % sv_every == 0 or s_ == steps]
     rec = {k: [] for k in ("route", "sv1", "sv2", "sv3")}
 
-    def record():
+    def record(step):
         h1, _, yh = _forward(W, task.X, G)
         rec["route"].append(_route_sq_err(yh, Y))
-        if record_sv:
+        if record_sv and step in sv_steps:
             rec["sv1"].append(torch.linalg.svdvals(W.W1))
             rec["sv2"].append(torch.linalg.svdvals(W.W2))
             rec["sv3"].append(torch.linalg.svdvals(W.W3))
@@ -549,7 +555,7 @@ def train_routing(W0: RoutingWeights, task: RoutingTask, *, lr, steps: int, reco
     k = 0
     for step in range(steps + 1):
         if k < len(rec_steps) and step == rec_steps[k]:
-            record()
+            record(step)
             k += 1
         if step == steps:
             break
@@ -565,7 +571,8 @@ def train_routing(W0: RoutingWeights, task: RoutingTask, *, lr, steps: int, reco
     return RoutingRun(step=steps_t, t=steps_t.unsqueeze(1) * lr_t.unsqueeze(0),
                       loss_trained=_masked_mean(route, m), loss_untrained=_masked_mean(route, 1 - m),
                       zero_loss_trained=zl_tr, zero_loss_untrained=zl_un, route_loss=route,
-                      sv1=stack("sv1"), sv2=stack("sv2"), sv3=stack("sv3"), W=W, outputs=yh, h1=h1)
+                      sv1=stack("sv1"), sv2=stack("sv2"), sv3=stack("sv3"), W=W, outputs=yh, h1=h1,
+                      extra={"sv_step": torch.tensor(sv_steps if record_sv else [], dtype=ref.dtype, device=ref.device)})
 
 
 def integrate_routing_flow(W0: RoutingWeights, task: RoutingTask, t_eval, *, gates: Tensor | None = None,
