@@ -1,0 +1,47 @@
+"""Tests for gdln.metrics (Fig. 4e-h summaries)."""
+
+import pytest
+import torch
+
+from gdln.metrics import (domain_item_similarity, effective_initial_B, representational_similarity,
+                          route_errors, zero_output_loss)
+from gdln.routing import init_routing_weights, routing_task, trained_routes
+
+F64 = torch.float64
+
+
+def test_route_errors_zero_and_perfect_outputs():
+    task = routing_task(5, 2, seed=0)
+    perfect = task.Y.unsqueeze(0).expand(5, 5, 7, 4).unsqueeze(0)        # (1, M, M, N_y, n)
+    tr, un = route_errors(perfect, task.Y, task.trained)
+    assert tr.item() == 0 and un.item() == 0
+    tr, un = route_errors(torch.zeros_like(perfect), task.Y, task.trained)
+    assert tr.item() == pytest.approx(1.0) and un.item() == pytest.approx(1.0)
+    z_tr, z_un = zero_output_loss(task.Y, task.trained)
+    assert z_tr.item() == pytest.approx(0.5 * 61.0)                       # 1/2 <||y||^2>
+    tr, un = route_errors(perfect, task.Y, torch.ones(5, 5, dtype=torch.bool))
+    assert torch.isnan(un).all()
+    with pytest.raises(ValueError, match="do not match"):
+        route_errors(perfect[..., :3], task.Y, task.trained)
+
+
+def test_similarity_of_a_shared_representation():
+    gen = torch.Generator().manual_seed(0)
+    base = torch.randn(16, 4, generator=gen, dtype=F64)
+    h1 = base.expand(3, 16, 4)                                           # same code on every domain
+    S = representational_similarity(h1)
+    assert S.shape == (12, 12)
+    torch.testing.assert_close(torch.diagonal(S), torch.ones(12, dtype=F64))
+    sims = domain_item_similarity(h1)
+    assert sims["same_item_cross_domain"].item() == pytest.approx(1.0, abs=1e-12)
+    # independent random codes per domain: cross-domain similarity ~ 0 (|cos| ~ 1/sqrt(N_h))
+    h1r = torch.randn(3, 400, 4, generator=gen, dtype=F64)
+    assert abs(domain_item_similarity(h1r)["same_item_cross_domain"].item()) < 0.1
+
+
+def test_effective_initial_B_reads_sigma0():
+    W = init_routing_weights(3, 4, 4, 32, 7, sigma0=0.2, generator=torch.Generator().manual_seed(0),
+                             scheme="orthogonal", dtype=F64)
+    b13, b2 = effective_initial_B(W)
+    torch.testing.assert_close(b13, torch.full((3,), 0.2, dtype=F64))
+    torch.testing.assert_close(b2, torch.full((3,), 0.2, dtype=F64))
