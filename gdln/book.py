@@ -38,7 +38,6 @@ import yaml
 
 from . import __version__
 from .claims import ClaimsTable
-from .parameters import check_parameters
 from .provenance import REPO_ROOT, atomic_write_json, atomic_write_text, build_dir, source_hash
 
 REPORT = "report"  # the generated page
@@ -143,6 +142,8 @@ def _same_kind(value: Any, default: Any) -> bool:
 
 def check_chapter_parameters(name: str, declared: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
     """``params`` checked against chapter ``name``'s parameters cell (mode, seed, device always)."""
+    from .parameters import check_parameters  # imports torch: only when a chapter is about to run
+
     params = {**DEFAULTS, **params}
     check_parameters(params["mode"], params["seed"], params["device"])
     for key, value in params.items():
@@ -226,15 +227,14 @@ def _prepend(path: str, variable: str) -> str:
 
 def execute(name: str, params: Mapping[str, Any], *, root: Path = REPO_ROOT, build: Path | None = None,
             force: bool = False, log=print) -> dict[str, Any]:
-    """Execute chapter ``name`` unless its cache key is unchanged; return its provenance record."""
-    import jupytext
-    import nbformat
-    import papermill
+    """Execute chapter ``name`` unless its cache key is unchanged; return its provenance record.
 
+    The cache is checked before the parameters are validated: a record exists only for parameters
+    that passed validation when it was written, and an unchanged build then imports nothing heavy.
+    """
     build = Path(build or build_dir()).resolve()
     source = (root / "book" / f"{name}.md").read_text(encoding="utf-8")
-    notebook = jupytext.reads(source, fmt="md:myst")
-    params = check_chapter_parameters(name, declared_parameters(notebook), params)
+    params = {**DEFAULTS, **params}
     gdln_hash, deps = source_hash(), dependency_versions()
     key = cache_key(source, params, gdln_hash, deps)
     out, record_path, claims = _paths(build, name)
@@ -243,6 +243,12 @@ def execute(name: str, params: Mapping[str, Any], *, root: Path = REPO_ROOT, bui
             and (claims.exists() or not record["claims"])):
         return {**record, "cached": True}
 
+    import jupytext
+    import nbformat
+    import papermill
+
+    notebook = jupytext.reads(source, fmt="md:myst")
+    params = check_chapter_parameters(name, declared_parameters(notebook), params)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp_in, tmp_out = out.with_name(f".{name}.in.ipynb"), out.with_name(f".{name}.out.ipynb")
     nbformat.write(notebook, tmp_in)
