@@ -24,7 +24,8 @@ import numpy as np
 from scipy.integrate import solve_ivp
 
 __all__ = ["eq44_46_rhs", "eq13_14_rhs", "eq15_rhs", "conserved_quantity", "reduced_routing_loss",
-           "ReducedRouting", "integrate_eq44_46", "integrate_eq13_14", "integrate_eq15", "sv_ratio_steady"]
+           "ReducedRouting", "integrate_eq44_46", "integrate_eq13_14", "integrate_eq15", "sv_ratio_steady",
+           "fit_initial_scale"]
 
 
 def _check_M(M) -> float:
@@ -158,3 +159,27 @@ def integrate_eq15(B1_0, B2_0, s, d, M, t_eval, *, y_power: float = 0.0, tau: fl
                          reduced_routing_loss(B2 * B1 ** 2, s_, d_, y_power))
     out._M = Mf
     return out
+
+
+def fit_initial_scale(t, loss, B1_0: float, B2_0: float, s, d, M, *, y_power: float,
+                      log_bounds: tuple[float, float] = (-6.0, 1.0)) -> tuple[float, float]:
+    """One-parameter fit of Eq. 15 to a loss curve: the initial condition ``(c B1_0, c B2_0)``.
+
+    Random weights are not decoupled, so Eq. 15 has no exact initial condition for them; it fixes the
+    *shape* of the curve, and the single scale ``c`` (which also fixes ``C``) sets when the drops
+    happen. Returns ``(c, max_t |loss - Eq. 15| / (y_power / 2))`` minimising that maximum deviation
+    (bounded scalar search over ``log c`` in ``log_bounds``).
+    """
+    from scipy.optimize import minimize_scalar
+
+    t = np.asarray(t, float)
+    loss = np.asarray(loss, float)
+    L0 = 0.5 * y_power
+
+    def dev(lc):
+        c = float(np.exp(lc))
+        return float(np.abs(loss - integrate_eq15(c * B1_0, c * B2_0, s, d, M, t, y_power=y_power,
+                                                  rtol=1e-8, atol=1e-10).loss).max() / L0)
+
+    r = minimize_scalar(dev, bounds=log_bounds, method="bounded", options={"xatol": 1e-3})
+    return float(np.exp(r.x)), float(r.fun)

@@ -576,11 +576,13 @@ def train_routing(W0: RoutingWeights, task: RoutingTask, *, lr, steps: int, reco
 
 
 def integrate_routing_flow(W0: RoutingWeights, task: RoutingTask, t_eval, *, gates: Tensor | None = None,
-                           rtol: float = 1e-11, atol: float = 1e-12, method: str = "DOP853") -> tuple[np.ndarray, np.ndarray]:
+                           rtol: float = 1e-11, atol: float = 1e-12, method: str = "DOP853",
+                           return_weights: bool = False):
     """Gradient flow ``dW/dt = -dL/dW`` (tau = 1) of the full networks, integrated by scipy in float64.
 
-    Returns ``(t, loss)`` with ``loss`` of shape ``(len(t), R)``. For exactness checks (Fig. 4e, green
-    vs blue) where gradient descent's O(lr) discretisation error would be in the way.
+    Returns ``(t, loss)`` with ``loss`` of shape ``(len(t), R)`` (and the list of weights at each time if
+    ``return_weights``). For exactness checks (Fig. 4e, green vs blue) where gradient descent's O(lr)
+    discretisation error would be in the way.
     """
     from scipy.integrate import solve_ivp
 
@@ -602,8 +604,9 @@ def integrate_routing_flow(W0: RoutingWeights, task: RoutingTask, t_eval, *, gat
     sol = solve_ivp(f, (float(t_eval[0]), float(t_eval[-1])), y0, t_eval=t_eval, rtol=rtol, atol=atol, method=method)
     if not sol.success:
         raise RuntimeError(f"integration failed: {sol.message}")
-    loss = np.stack([routing_loss(unpack(sol.y[:, k]), task, gates).numpy() for k in range(sol.y.shape[1])])
-    return sol.t, loss
+    Ws = [unpack(sol.y[:, k].copy()) for k in range(sol.y.shape[1])]
+    loss = np.stack([routing_loss(w, task, gates).numpy() for w in Ws])
+    return (sol.t, loss, Ws) if return_weights else (sol.t, loss)
 
 
 # ----------------------------------------------------------------------------------------------
