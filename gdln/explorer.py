@@ -25,13 +25,17 @@ import numpy as np
 from .plotting import PALETTE, figure
 from .sharing import allowed_P, block_size, half_time, integrate_pathways, race_rates
 
-__all__ = ["race_curves", "race_figure", "race_explorer"]
+__all__ = ["race_curves", "race_figure", "race_explorer", "plot_sharing_scheme"]
 
-#: Largest singular value S and input variance D of the hierarchical 4-item data set of Fig. 4c,
-#: per route, with orthonormal inputs (S = top singular value of Y/4, D = 1/4). Callers may pass
-#: the values from :mod:`gdln.routing` instead.
-DEFAULT_S = 0.6614378277661477
-DEFAULT_D = 0.25
+def _top_mode() -> tuple[float, float]:
+    """Largest singular value ``s`` and input variance ``d`` of one route of the Fig. 4c data set."""
+    from .routing import routing_task, task_modes
+    m = task_modes(routing_task(1, 1))
+    return float(m.s[0]), float(m.d[0])
+
+
+#: Top mode of the hierarchical 4-item data set of Fig. 4c (``gdln.routing``): ``s = 3.40``, ``d = 1/4``.
+DEFAULT_S, DEFAULT_D = _top_mode()
 
 
 def _check(M, K, sigma0, P):
@@ -79,6 +83,7 @@ def race_figure(M: int = 10, K: int = 10, sigma0: float = 0.2, P: int = 4, *, S:
         ax[0, 0].plot(c["t"], c["B2"][:, q], color=colours[q], label=c["labels"][q])
         if np.isfinite(c["t_half"][q]):
             ax[0, 0].axvline(c["t_half"][q], color=colours[q], lw=0.8, ls=":")
+    ax[0, 0].set_xlim(0, 2.5 * np.nanmax(c["t_half"]))
     ax[0, 0].set_xlabel("training time t (units of tau)")
     ax[0, 0].set_ylabel("hidden singular value B2 (top mode)")
     ax[0, 0].set_title(f"M = {M}, K = {K}, sigma_0 = {sigma0:g}")
@@ -142,3 +147,28 @@ def block_size_ok(M: int, P: int) -> bool:
         return True
     except ValueError:
         return False
+
+
+def plot_sharing_scheme(ax, M: int, P: int, *, title: str | None = None) -> None:
+    """Fig. 5a as a route table: row = input domain, column = output domain, colour = hidden pathway.
+
+    Routes with one colour flow through one hidden weight matrix; each colour covers ``P`` routes.
+    """
+    import matplotlib.pyplot as plt
+    from .sharing import n_pathways, sharing_assignment
+    a = sharing_assignment(M, P).numpy()
+    H = n_pathways(M, P)
+    # scramble colours so neighbouring pathways differ
+    perm = np.random.default_rng(0).permutation(H)
+    ax.imshow(perm[a], cmap=plt.get_cmap("tab20", max(H, 2)) if H > 1 else "Greys", vmin=-0.5,
+              vmax=max(H, 2) - 0.5, interpolation="nearest")
+    s = int(round(P ** 0.5))
+    for b in range(0, M + 1, s):
+        ax.axhline(b - 0.5, color="k", lw=1.2)
+        ax.axvline(b - 0.5, color="k", lw=1.2)
+    ax.set_xticks(range(M))
+    ax.set_yticks(range(M))
+    ax.tick_params(labelsize=6)
+    ax.set_xlabel("output domain j")
+    ax.set_ylabel("input domain i")
+    ax.set_title(title or f"P = {P}: {H} hidden pathway{'s' if H > 1 else ''}")

@@ -46,7 +46,7 @@ __all__ = [
     "block_size", "allowed_P", "n_pathways", "sharing_assignment", "sharing_rates", "pathway_rates",
     "sharing_rhs", "SharingTrajectory", "integrate_sharing", "sv_ratio_theory", "conserved",
     "balanced_b2", "half_time", "speedup_theory", "PathwayTrajectory", "integrate_pathways",
-    "race_rates", "sharing_gates", "block_task", "mode_strengths", "SharingRun", "train_sharing",
+    "race_rates", "lazy_safe_lr", "SigmaSweep", "sigma_sweep", "crossing", "sharing_experiment", "stable_lr", "KSweep", "k_sweep", "threshold_fraction", "sharing_gates", "block_task", "mode_strengths", "SharingRun", "train_sharing",
 ]
 
 
@@ -441,3 +441,196 @@ def train_sharing(M: int, P: int, *, R: int, sigma0: float, lr: float, steps: in
     return SharingRun(M=M, P=P, t=np.array(ts), loss=np.stack(losses),
                       B1=np.stack([b[0] for b in bs]), B2=np.stack([b[1] for b in bs]),
                       B3=np.stack([b[2] for b in bs]))
+
+
+def stable_lr(M: int, P: int, S: float, D: float, *, safety: float = 0.25) -> float:
+    """A gradient-descent step (full-network time units) that is stable near the solution.
+
+    Near convergence the largest curvature of a P-sharing pathway's loss is about
+    ``(P/M**2) D B1**2 (2 B2**2/s + B1**2)`` at the Eq. 56 fixed point (``B2 = P**(1/4) B1``,
+    ``B2 B1**2 = S/D``), so gradient descent needs ``lr < 2 / curvature``; we return ``safety`` times that.
+    """
+    s = block_size(M, P)
+    b1 = (S / D / P**0.25) ** (1 / 3)
+    b2 = P**0.25 * b1
+    curv = (P / M**2) * D * b1**2 * (2 * b2**2 / s + b1**2)
+    return safety * 2.0 / curv
+
+
+@dataclass
+class KSweep:
+    """Fig. 5c: normalised errors of shared networks (Fig. 4a gating) for each step size, K and seed.
+    ``t``: (T, nL) time (units of tau) per step size; ``trained``/``untrained``: (T, nL, nK, nS)."""
+
+    M: int
+    Ks: tuple[int, ...]
+    lrs: tuple[float, ...]
+    n_seeds: int
+    t: np.ndarray
+    trained: np.ndarray
+    untrained: np.ndarray
+
+
+def k_sweep(M: int, Ks: Sequence[int], n_seeds: int, *, sigma0: float, lrs: Sequence[float], steps: int,
+            n_h: int = 64, seed: int = 0, record_every: int = 25, scheme: str = "xavier",
+            device: str | torch.device = "cpu", dtype=torch.float32) -> KSweep:
+    """Train every (step size, K, seed) shared routing network in ONE batched engine run (Fig. 5c).
+
+    Replica ``(l, k, s)`` trains the routes of ``trained_routes(M, Ks[k], seed + s)`` from random init
+    ``(k, s)`` (one generator for all) with step ``lrs[l]``: every step size trains the same networks.
+    """
+    from .backend import generator as make_gen
+    from .routing import init_routing_weights, routing_task, train_routing, trained_route_masks
+    Ks, lrs = tuple(int(k) for k in Ks), tuple(float(x) for x in lrs)
+    if not Ks or any(not 1 <= k <= M for k in Ks):
+        raise ValueError(f"Ks={Ks!r} is invalid; expected integers in 1..M={M}")
+    if not lrs or any(not x > 0 for x in lrs):
+        raise ValueError(f"lrs={lrs!r} is invalid; expected positive step sizes")
+    if isinstance(n_seeds, bool) or not isinstance(n_seeds, int) or n_seeds < 1:
+        raise ValueError(f"n_seeds={n_seeds!r} is invalid; expected a positive integer")
+    nL, nK, nS = len(lrs), len(Ks), n_seeds
+    KK = [k for _ in lrs for k in Ks for _ in range(nS)]
+    SS = [seed + s for _ in lrs for _ in Ks for s in range(nS)]
+    LR = torch.tensor([x for x in lrs for _ in Ks for _ in range(nS)], dtype=dtype)
+    task = routing_task(M, 1, seed=seed, dtype=dtype, device=device)
+    task = task.with_trained(trained_route_masks(M, KK, SS))
+    g = make_gen(seed, device)
+    W1 = init_routing_weights(nK * nS, M, task.n_x, n_h, task.n_y, sigma0=sigma0, generator=g,
+                              scheme=scheme, dtype=dtype)
+    rep = lambda w: w.repeat(nL, *([1] * (w.dim() - 1)))   # the same networks for every step size
+    W0 = type(W1)(rep(W1.W1), rep(W1.W2), rep(W1.W3))
+    run = train_routing(W0, task, lr=LR.to(W0.W2.device), steps=steps, record_every=record_every,
+                        record_sv=False)
+    shp = (-1, nL, nK, nS)
+    return KSweep(M=M, Ks=Ks, lrs=lrs, n_seeds=nS,
+                  t=run.t.reshape(-1, nL, nK * nS)[:, :, 0].double().cpu().numpy(),
+                  trained=run.norm_loss_trained.reshape(shp).double().cpu().numpy(),
+                  untrained=run.norm_loss_untrained.reshape(shp).double().cpu().numpy())
+
+
+def threshold_fraction(Ks: Sequence[int], M: int, err: Sequence[float], level: float = 0.05) -> float:
+    """Smallest ``K/M`` whose error is below ``level`` (``nan`` if none): the Fig. 5c threshold."""
+    err = np.asarray(err, dtype=np.float64)
+    below = [k for k, e in zip(Ks, err) if np.isfinite(e) and e < level]
+    return min(below) / M if below else float("nan")
+
+
+def sharing_experiment(M: int, Ps: Sequence[int], *, R: int, sigma0: float, n_h: int = 64, seed: int = 0,
+                       init: str = "random", horizon: float = 12.0, steps_per_run: int | None = None,
+                       chunks: int = 60, dtype=torch.float32) -> dict[int, SharingRun]:
+    """Train ``R`` networks for each P-sharing scheme in ``Ps`` (Fig. 5b, networks), all routes trained.
+
+    ``init="random"``: Xavier-normal weights scaled by ``sigma0`` (Sec. 4); ``"decoupled"``: Eq. 9 weights
+    with every mode's ``B1 = B2 = B3 = sigma0`` (the start assumed by Eqs. 16-17). Each scheme runs to
+    ``horizon`` times its Eq. 16-17 half-time with the stable step :func:`stable_lr` (one architecture
+    per call: the schemes have different numbers of pathways; seeds and pathways are batched).
+    """
+    from .backend import generator as make_gen
+    from .routing import decoupled_routing_weights, task_modes
+    if init not in ("random", "decoupled"):
+        raise ValueError(f"init={init!r} is invalid; expected 'random' or 'decoupled'")
+    out = {}
+    for P in Ps:
+        bt = block_task(P, seed=seed, dtype=dtype)
+        m = task_modes(bt)
+        S, D = float(m.s[0]), float(m.d[0])
+        lr = stable_lr(M, P, S, D)
+        t_half = float(half_time(*(lambda tr: (tr.t, tr.B2[:, 0, 0]))(integrate_sharing(
+            [S], [D], M, P, sigma0, t=np.linspace(0, 80.0 * M**2 / (P * S * sigma0), 4001)))))
+        steps = steps_per_run or int(math.ceil(horizon * t_half / lr))
+        g = make_gen(seed + 1000 * P)
+        W0 = None
+        if init == "decoupled":
+            W0 = decoupled_routing_weights(bt, sigma0, sigma0, R=R * n_pathways(M, P), n_h=n_h, generator=g,
+                                           dtype=dtype)
+        out[P] = train_sharing(M, P, R=R, sigma0=sigma0, lr=lr, steps=steps, chunks=chunks, n_h=n_h,
+                               generator=g, seed=seed, dtype=dtype, W0=W0)
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# initialisation scale (Sec. 4.3, Fig. 6): one batched run over schemes x sigma_0 x seeds
+# ----------------------------------------------------------------------------------------------
+
+def lazy_safe_lr(sigma0, base: float = 0.15):
+    """Step size for initial scale ``sigma0``: ``base / max(1, sigma0**4)``.
+
+    A three-layer route map ``W3 W2 W1`` has gradients that scale as ``sigma0**2`` per factor pair, so
+    the curvature (the neural tangent kernel) at large ``sigma0`` grows like ``sigma0**4``; keeping
+    ``lr * sigma0**4`` fixed keeps gradient descent stable and near gradient flow. For ``sigma0 <= 1``
+    the curvature at the learned solution (``~3 d B1**4``, about 6 here) sets ``base``.
+    """
+    s = np.asarray(sigma0, dtype=np.float64)
+    if np.any(~np.isfinite(s)) or np.any(s <= 0):
+        raise ValueError(f"sigma0={sigma0!r} is invalid; expected positive initial scales")
+    return base / np.maximum(1.0, s**4)
+
+
+@dataclass
+class SigmaSweep:
+    """Fig. 6: ``t`` (T, nC, nG) time per replica; ``trained``/``untrained``/``loss``: (T, nC, nG, nS)
+    normalised errors and Eq. 1 loss; ``outputs``: final (nC, nG, nS, M, M, N_y, n); ``h1``: final
+    (nC, nG, nS, M, N_h, n); ``trained_mask``: (nS, M, M); ``Y``: (M, N_y, n)."""
+
+    M: int
+    K: int
+    schemes: tuple[str, ...]
+    sigmas: tuple[float, ...]
+    n_seeds: int
+    lr: np.ndarray
+    t: np.ndarray
+    loss: np.ndarray
+    trained: np.ndarray
+    untrained: np.ndarray
+    outputs: torch.Tensor
+    h1: torch.Tensor
+    trained_mask: torch.Tensor
+    Y: torch.Tensor
+
+
+def sigma_sweep(M: int, K: int, sigmas: Sequence[float], n_seeds: int, *, steps: int,
+                schemes: Sequence[str] = ("orthogonal",), n_h: int = 64, seed: int = 0, record_every: int = 20,
+                base_lr: float = 0.15, device: str | torch.device = "cpu", dtype=torch.float32) -> SigmaSweep:
+    """Train shared routing networks for every (init scheme, sigma_0, seed) in ONE batched engine run.
+
+    Seed ``s`` fixes the trained routes ``trained_routes(M, K, seed + s)``; step size
+    :func:`lazy_safe_lr` of each replica's ``sigma_0``.
+    """
+    from .backend import generator as make_gen
+    from .routing import RoutingWeights, init_routing_weights, routing_task, train_routing, trained_route_masks
+    sigmas, schemes = tuple(float(x) for x in sigmas), tuple(schemes)
+    if not sigmas or any(not x > 0 for x in sigmas):
+        raise ValueError(f"sigmas={sigmas!r} is invalid; expected positive initial scales")
+    if isinstance(n_seeds, bool) or not isinstance(n_seeds, int) or n_seeds < 1:
+        raise ValueError(f"n_seeds={n_seeds!r} is invalid; expected a positive integer")
+    nC, nG, nS = len(schemes), len(sigmas), n_seeds
+    sig = torch.tensor([g for _ in schemes for g in sigmas for _ in range(nS)], dtype=dtype)
+    masks = trained_route_masks(M, [K] * nS, [seed + s for s in range(nS)])
+    task = routing_task(M, K, seed=seed, dtype=dtype, device=device)
+    task = task.with_trained(masks.repeat(nC * nG, 1, 1))
+    g = make_gen(seed, device)
+    parts = [init_routing_weights(nG * nS, M, task.n_x, n_h, task.n_y, sigma0=sig[c * nG * nS:(c + 1) * nG * nS],
+                                  generator=g, scheme=sc, dtype=dtype) for c, sc in enumerate(schemes)]
+    W0 = RoutingWeights(*(torch.cat([getattr(p, k) for p in parts]) for k in ("W1", "W2", "W3")))
+    lr = torch.as_tensor(lazy_safe_lr(sig.double().numpy(), base_lr), dtype=dtype)
+    run = train_routing(W0, task, lr=lr.to(W0.W2.device), steps=steps, record_every=record_every, record_sv=False)
+    shp = (-1, nC, nG, nS)
+    f = lambda x: x.reshape(shp).double().cpu().numpy()
+    return SigmaSweep(M=M, K=K, schemes=schemes, sigmas=sigmas, n_seeds=nS, lr=lr.double().numpy().reshape(nC, nG, nS),
+                      t=run.t.reshape(shp)[..., 0].double().cpu().numpy(), loss=f(run.loss_trained),
+                      trained=f(run.norm_loss_trained), untrained=f(run.norm_loss_untrained),
+                      outputs=run.outputs.reshape(nC, nG, nS, *run.outputs.shape[1:]).cpu(),
+                      h1=run.h1[:, 0].reshape(nC, nG, nS, *run.h1.shape[2:]).cpu(),
+                      trained_mask=masks, Y=task.Y.cpu())
+
+
+def crossing(x: Sequence[float], y: Sequence[float], level: float, *, log_x: bool = True) -> float:
+    """First ``x`` where ``y`` rises through ``level`` (interpolated, in ``log x`` if ``log_x``); nan if never."""
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    u = np.log(x) if log_x else x
+    for k in range(1, len(x)):
+        if y[k - 1] < level <= y[k]:
+            f = (level - y[k - 1]) / (y[k] - y[k - 1])
+            v = u[k - 1] + f * (u[k] - u[k - 1])
+            return float(np.exp(v) if log_x else v)
+    return float("nan")
