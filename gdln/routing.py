@@ -59,7 +59,7 @@ __all__ = [
     "TaskModes", "task_modes", "pathway_gates", "RoutingWeights", "init_routing_weights",
     "decoupled_routing_weights", "route_outputs", "routing_loss", "routing_rhs", "RoutingRun",
     "train_routing", "integrate_routing_flow", "routing_graph", "routing_gated_data",
-    "to_graph_weights", "from_graph_weights",
+    "to_graph_weights", "from_graph_weights", "shared_branch_task",
 ]
 
 # ----------------------------------------------------------------------------------------------
@@ -674,3 +674,31 @@ def from_graph_weights(Wg: dict[str, Tensor], M: int) -> RoutingWeights:
     W1 = torch.stack([Wg[f"W1_{i}"] for i in range(M)], dim=-3)
     W3 = torch.stack([Wg[f"W3_{j}"] for j in range(M)], dim=-3)
     return RoutingWeights(W1, Wg["W2"].unsqueeze(-3), W3)
+
+
+def shared_branch_task(P: int, *, shared: bool = True, seed: int = 0, strengths=(3.0, 2.0, 1.0)):
+    """A pathway-counting example (Sec. 3.1): ``P`` input branches ``x_k`` to one output ``y``.
+
+    ``shared=True``: edges ``in{k}: x{k} -> h`` and one shared ``out: h -> y`` (on all ``P`` paths).
+    ``shared=False``: every branch has its own hidden node ``h{k}`` and edge ``out{k}: h{k} -> y``.
+    Three orthonormal items (seeded) with targets ``diag(strengths)``; an example on branch ``k`` gates
+    on ``in{k}`` only. Returns ``(Graph, GatedData)`` in float64.
+    """
+    from .graph import Graph
+    from .network import GatedData
+
+    if not isinstance(P, int) or P < 1:
+        raise ValueError(f"P={P!r} is invalid; expected a positive integer (number of branches)")
+    F64 = torch.float64
+    X = _orthonormal(3, 3, torch.Generator().manual_seed(int(seed)))
+    Y = torch.diag(torch.tensor([float(v) for v in strengths], dtype=F64))
+    nodes = {f"x{k}": 3 for k in range(P)}
+    nodes.update({"h": 5} if shared else {f"h{k}": 5 for k in range(P)})
+    nodes["y"] = 3
+    edges = {f"in{k}": (f"x{k}", "h" if shared else f"h{k}") for k in range(P)}
+    edges.update({"out": ("h", "y")} if shared else {f"out{k}": (f"h{k}", "y") for k in range(P)})
+    k_of = torch.arange(P).repeat_interleave(3)
+    mu = torch.arange(3).repeat(P)
+    x = {f"x{k}": X[:, mu].T.contiguous() for k in range(P)}
+    gates = {f"in{k}": (k_of == k).to(F64) for k in range(P)}
+    return Graph(nodes, edges), GatedData(x=x, y={"y": Y[:, mu].T.contiguous()}, node_gates={}, edge_gates=gates)

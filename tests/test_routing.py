@@ -7,7 +7,7 @@ import torch
 
 from gdln.routing import (RoutingWeights, decoupled_routing_weights, from_graph_weights, hierarchical_dataset,
                           init_routing_weights, pathway_gates, route_outputs, routing_gated_data, routing_graph,
-                          routing_loss, routing_rhs, routing_task, task_modes, to_graph_weights, train_routing,
+                          routing_loss, routing_rhs, routing_task, shared_branch_task, task_modes, to_graph_weights, train_routing,
                           trained_route_masks, trained_routes)
 
 F64 = torch.float64
@@ -170,3 +170,14 @@ def test_engine_on_gpu_matches_cpu():
     a = train_routing(W, task, lr=0.02, steps=50, record_every=10)
     b = train_routing(W.to("cuda"), task, lr=0.02, steps=50, record_every=10)
     torch.testing.assert_close(a.loss_trained, b.loss_trained.cpu(), rtol=1e-10, atol=0)
+
+
+def test_shared_branch_task_path_counts():
+    g, d = shared_branch_task(4, shared=True, seed=0)
+    assert len(g.paths_through("out")) == 4 and len(g.paths_through("in2")) == 1
+    gu, du = shared_branch_task(4, shared=False, seed=0)
+    assert all(len(gu.paths_through(e)) == 1 for e in gu.edges)
+    d.validate(g)
+    du.validate(gu)
+    with pytest.raises(ValueError, match="P=0"):
+        shared_branch_task(0)
