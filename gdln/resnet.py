@@ -63,8 +63,8 @@ def to_unit(images_uint8: torch.Tensor | np.ndarray) -> torch.Tensor:
 
 def normalize(x: torch.Tensor) -> torch.Tensor:
     """Normalise ``(n, 3, H, W)`` images in [0, 1] with the weights' mean and std."""
-    m = torch.tensor(MEAN).view(1, 3, 1, 1)
-    s = torch.tensor(STD).view(1, 3, 1, 1)
+    m = torch.tensor(MEAN, device=x.device).view(1, 3, 1, 1)
+    s = torch.tensor(STD, device=x.device).view(1, 3, 1, 1)
     return (x - m) / s
 
 
@@ -87,10 +87,10 @@ def forward(sd: dict[str, torch.Tensor], x: torch.Tensor, upto: str = "logits") 
 
 
 def rotation_features(split: str, angles, n: int, *, subset_seed: int = 0, data_dir=None,
-                      batch: int = 500, use_cache: bool = True) -> tuple[torch.Tensor, torch.Tensor, str]:
+                      batch: int = 500, use_cache: bool = True, device="cpu") -> tuple[torch.Tensor, torch.Tensor, str]:
     """Encoder features of ``n`` CIFAR-10 ``split`` images under each rotation: ``(M, n, 512)``.
 
-    Returns ``(features, labels (n,), source)``; ``source`` says "CIFAR-10, JPEG copy" when the JPEG
+    Computed on ``device``, returned on the CPU. Returns ``(features, labels (n,), source)``; ``source`` says "CIFAR-10, JPEG copy" when the JPEG
     fallback was used. Each (source, split, subset, angle) is computed once and cached under
     ``data/cache/`` (atomic ``.npz``).
     """
@@ -108,12 +108,12 @@ def rotation_features(split: str, angles, n: int, *, subset_seed: int = 0, data_
                 feats.append(torch.from_numpy(z["features"]))
             continue
         if sd is None:
-            sd = load_resnet20(data_dir=data_dir)
+            sd = {k: v.to(device) for k, v in load_resnet20(data_dir=data_dir).items()}
         out = []
         for s in range(0, n, batch):
-            x = to_unit(cif.images[idx[s:s + batch]])
+            x = to_unit(cif.images[idx[s:s + batch]]).to(device)
             # rotate in pixel space (corners filled black, as an image library would), then normalise
-            out.append(forward(sd, normalize(rotate(x, a)), upto="encoder"))
+            out.append(forward(sd, normalize(rotate(x, a)), upto="encoder").cpu())
         f = torch.cat(out)
         if use_cache:
             gdata.atomic_save_npz(path, features=f.numpy())
@@ -127,15 +127,15 @@ def _subset(n_total: int, n: int, seed: int) -> np.ndarray:
 
 
 def cifar_family(M: int, *, n_train: int, n_test: int, span: float = 180.0, label_kind: str = "random",
-                 seed: int = 0, data_dir=None):
+                 seed: int = 0, data_dir=None, device="cpu"):
     """CIFAR-10 with ``M`` rotated input domains seen through the frozen encoder and ``M`` label-permuted
     output domains (CIFAR-Rotated-Input-Permuted-Output-M, App. D). ``source`` names the CIFAR copy."""
     from .routenet import Domains
     from .transforms import TaskFamily, label_permutations, rotation_angles
 
     angles = rotation_angles(M, span).tolist()
-    ftr, ytr, src = rotation_features("train", angles, n_train, data_dir=data_dir)
-    fte, yte, _ = rotation_features("test", angles, n_test, data_dir=data_dir)
+    ftr, ytr, src = rotation_features("train", angles, n_train, data_dir=data_dir, device=device)
+    fte, yte, _ = rotation_features("test", angles, n_test, data_dir=data_dir, device=device)
     # centre and scale the features with training statistics (shared by all domains)
     mu, sd = ftr.mean((0, 1)), ftr.std((0, 1)).clamp(min=1e-6)
     return TaskFamily(f"CIFAR-rotated-input-permuted-output-{M} ({src})", Domains((ftr - mu) / sd), ytr,

@@ -87,6 +87,10 @@ class Domains:
     def d(self) -> int:
         return self.base.shape[-1]
 
+    def to(self, device) -> "Domains":
+        """The same inputs on ``device`` (a GPU run keeps them there: no per-step transfer)."""
+        return Domains(self.base.to(device), None if self.perms is None else self.perms.to(device))
+
     def batch(self, idx: torch.Tensor) -> torch.Tensor:
         """Inputs of examples ``idx`` in every domain: ``(M, B, d)``."""
         if self.perms is None:
@@ -226,7 +230,7 @@ def train(net: RouteNet, inputs: Domains, labels: torch.Tensor, label_perms: tor
     order, pos = torch.randperm(n, generator=g), 0
     hist = History(lr=float(lr_r.max()))
     full = batch_size is None
-    xb_full = inputs.batch(torch.arange(n)).to(dev) if full else None
+    xb_full = inputs.batch(torch.arange(n, device=inputs.base.device)).to(dev) if full else None
     t_full = route_targets(labels, label_perms).to(dev) if full else None
     for step in tqdm(range(steps + 1), desc=desc, disable=not progress, leave=False):
         if full:
@@ -236,7 +240,8 @@ def train(net: RouteNet, inputs: Domains, labels: torch.Tensor, label_perms: tor
                 order, pos = torch.randperm(n, generator=g), 0
             idx = order[pos:pos + batch_size]
             pos += batch_size
-            xb, tb = inputs.batch(idx).to(dev), route_targets(labels[idx], label_perms).to(dev)
+            xb = inputs.batch(idx.to(inputs.base.device)).to(dev)
+            tb = route_targets(labels[idx], label_perms).to(dev)
         L = masked_loss(route_losses(route_outputs(net, xb), tb, loss), mask)
         if step % record_every == 0 or step == steps:
             hist.step.append(step)
@@ -260,9 +265,9 @@ def route_accuracy(net: RouteNet, inputs: Domains, labels: torch.Tensor, label_p
     dev = net.enc.device
     correct = torch.zeros(net.replicas, net.M, net.M, device=dev)
     for s in range(0, inputs.n, chunk):
-        idx = torch.arange(s, min(s + chunk, inputs.n))
+        idx = torch.arange(s, min(s + chunk, inputs.n), device=inputs.base.device)
         pred = route_outputs(net, inputs.batch(idx).to(dev)).argmax(-1)  # (R, M, M, B)
-        correct += (pred == route_targets(labels[idx], label_perms).to(dev)).sum(-1)
+        correct += (pred == route_targets(labels[idx.cpu()], label_perms).to(dev)).sum(-1)
     return (correct / inputs.n).cpu()
 
 
@@ -328,12 +333,17 @@ def run_sweep(train_in: Domains, y_train: torch.Tensor, test_in: Domains, y_test
         raise ValueError(f"Ks ({len(Ks)}) and gains ({len(gains)}) must have equal lengths or length 1")
     M, S = train_in.M, len(seeds)
     masks = torch.stack([trained_routes(M, int(k), seed=s) for k in Ks for s in seeds])  # (P*S, M, M)
-    g = torch.Generator().manual_seed(int(seeds[0]) * 7919 + 1)
-    rep_gains = torch.tensor([float(gn) for gn in gains for _ in seeds])
-    net = init_routenet(M, train_in.d, hidden, int(label_perms.shape[1]), rep_gains, generator=g,
-                        nonlinearity=nonlinearity, dtype=train_in.base.dtype, device=device)
+    # each replica's initial weights depend only on its seed (and gain), not on the rest of the sweep:
+    # the same seed gives the same (gain-scaled) initial weights at every K (common random numbers)
+    nets = [init_routenet(M, train_in.d, hidden, int(label_perms.shape[1]), [float(gn)],
+                          generator=torch.Generator().manual_seed(int(s)), nonlinearity=nonlinearity,
+                          dtype=train_in.base.dtype, device=device) for gn in gains for s in seeds]
+    net = RouteNet(*(torch.cat([getattr(n, k) for n in nets]) for k in ("enc", "hid", "dec")),
+                   nonlinearity=nonlinearity)
     if "lr" in train_kw and not isinstance(train_kw["lr"], (int, float)):  # one lr per sweep point
         train_kw["lr"] = torch.tensor([float(v) for v in train_kw["lr"] for _ in seeds])
+    if torch.device(device).type != "cpu":  # keep the inputs on the accelerator
+        train_in, test_in = train_in.to(device), test_in.to(device)
     hist = train(net, train_in, y_train, label_perms, masks, desc=desc, **train_kw)
     acc = route_accuracy(net, test_in, y_test, label_perms)
     tr, un = split_accuracy(acc, masks)
@@ -362,4 +372,4 @@ def plot_sweep(ax, x, res: SweepResult, *, xlabel: str, title: str = "", logx: b
     ax.set_ylabel("test accuracy (fraction)")
     ax.set_ylim(0, 1.02)
     ax.set_title(title)
-    ax.legend(loc="lower right")
+    ax.legend(loc="best")

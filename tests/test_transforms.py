@@ -60,3 +60,30 @@ def test_rotate_matches_rot90_and_is_counter_clockwise():
     assert (back - x)[..., 3:5, 3:5].abs().max() < 0.5
     with pytest.raises(ValueError, match="images"):
         T.rotate(x[0], 30.0)
+
+
+def test_image_vectors_normalise_rotate_downsample():
+    img = torch.zeros(1, 4, 4, dtype=torch.uint8)
+    img[0, 0, :] = 255  # top row white
+    v = T.image_vectors(img, mean=0.0, std=1.0)
+    assert v.shape == (1, 16) and v[0, :4].tolist() == [1.0] * 4
+    r = T.image_vectors(img, mean=0.0, std=1.0, angle=90.0).view(4, 4)
+    assert r[:, 0].tolist() == [1.0] * 4  # counter-clockwise: top row -> left column
+    d = T.image_vectors(img, mean=0.5, std=0.5, downsample=2)
+    assert d.shape == (1, 4) and torch.allclose(d, torch.tensor([[0.0, 0.0, -1.0, -1.0]]))
+
+
+def test_mnist_family_shapes():
+    from gdln import data
+    try:
+        data.load_mnist("test")
+    except data.DataMissingError as e:
+        pytest.skip(f"MNIST not available: {e}")
+    fam = T.mnist_family("rotated", 3, n_train=20, n_test=10, downsample=2, data_dir=None)
+    assert fam.train_x.batch(torch.arange(5)).shape == (3, 5, 196)
+    assert torch.equal(fam.train_x.base[0], T.image_vectors(
+        data.load_mnist("train")[0][T.subset_indices(60000, 20).numpy()], mean=0.1307, std=0.3081, downsample=2))
+    fam = T.mnist_family("permuted", 3, n_train=20, n_test=10, label_kind="lexicographic")
+    assert fam.train_x.batch(torch.arange(5)).shape == (3, 5, 784) and fam.label_perms.shape == (3, 10)
+    with pytest.raises(ValueError, match="input_kind"):
+        T.mnist_family("flipped", 3, n_train=20, n_test=10)
