@@ -25,7 +25,8 @@ import numpy as np
 from .plotting import PALETTE, figure
 from .sharing import allowed_P, block_size, half_time, integrate_pathways, race_rates
 
-__all__ = ["race_curves", "race_figure", "race_explorer", "plot_sharing_scheme"]
+__all__ = ["race_curves", "race_figure", "race_explorer", "plot_sharing_scheme", "plot_similarity",
+           "plot_route_outputs"]
 
 def _top_mode() -> tuple[float, float]:
     """Largest singular value ``s`` and input variance ``d`` of one route of the Fig. 4c data set."""
@@ -172,3 +173,41 @@ def plot_sharing_scheme(ax, M: int, P: int, *, title: str | None = None) -> None
     ax.set_xlabel("output domain j")
     ax.set_ylabel("input domain i")
     ax.set_title(title or f"P = {P}: {H} hidden pathway{'s' if H > 1 else ''}")
+
+
+def plot_similarity(ax, S, M: int, n: int, *, title: str = "") -> object:
+    """A representational similarity matrix ordered domain-major (Fig. 4g / 6c), grid lines between domains."""
+    im = ax.imshow(np.asarray(S), cmap="RdBu_r", vmin=-1, vmax=1, interpolation="nearest")
+    for b in range(0, M * n + 1, n):
+        ax.axhline(b - 0.5, color="k", lw=0.4)
+        ax.axvline(b - 0.5, color="k", lw=0.4)
+    ticks = np.arange(M) * n + (n - 1) / 2
+    ax.set_xticks(ticks, [str(i) for i in range(M)], fontsize=6)
+    ax.set_yticks(ticks, [str(i) for i in range(M)], fontsize=6)
+    ax.set_xlabel("input domain (4 items each)")
+    ax.set_ylabel("input domain (4 items each)")
+    ax.set_title(title)
+    return im
+
+
+def plot_route_outputs(ax, outputs, trained, *, title: str = "", vmax: float | None = None) -> object:
+    """Network outputs for every route (Fig. 4h / 6d): block (i, j) is route i -> j, rows = items,
+    columns = the 7 output features; untrained routes are outlined in red."""
+    import matplotlib.patches as mpatches
+    o = np.asarray(outputs)                  # (M, M, N_y, n)
+    M, _, Ny, n = o.shape
+    big = o.transpose(0, 3, 1, 2).reshape(M * n, M * Ny)
+    vmax = vmax or float(np.abs(big).max())
+    im = ax.imshow(big, cmap="RdBu_r", vmin=-vmax, vmax=vmax, interpolation="nearest", aspect="auto")
+    tr = np.asarray(trained)
+    for i in range(M):
+        for j in range(M):
+            if not tr[i, j]:
+                ax.add_patch(mpatches.Rectangle((j * Ny - 0.5, i * n - 0.5), Ny, n, fill=False,
+                                                edgecolor="#D55E00", lw=1.0))
+    ax.set_xticks(np.arange(M) * Ny + (Ny - 1) / 2, [str(j) for j in range(M)], fontsize=6)
+    ax.set_yticks(np.arange(M) * n + (n - 1) / 2, [str(i) for i in range(M)], fontsize=6)
+    ax.set_xlabel("output domain j (7 features each)")
+    ax.set_ylabel("input domain i (4 items each)")
+    ax.set_title(title)
+    return im

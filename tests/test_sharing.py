@@ -199,3 +199,37 @@ def test_explorer_curves_and_widget():
     matplotlib.use("Agg")
     w = race_explorer(M=6, K=3, sigma0=0.1, P=9)
     assert len(w.children) == 3
+
+
+# ---------------------------------------------------------------- sweeps used by race.md / initialization.md
+
+def test_lazy_safe_lr_scales_as_sigma_minus_four():
+    from gdln.sharing import lazy_safe_lr
+    assert lazy_safe_lr(0.1) == pytest.approx(0.15) and lazy_safe_lr(1.0) == pytest.approx(0.15)
+    assert lazy_safe_lr(2.0) == pytest.approx(0.15 / 16)
+    with pytest.raises(ValueError, match="sigma0"):
+        lazy_safe_lr(0.0)
+
+
+def test_crossing_and_threshold():
+    from gdln.sharing import crossing, threshold_fraction
+    assert crossing([1, 2, 4], [0.0, 0.05, 0.2], 0.1) == pytest.approx(2 * 2 ** (1 / 3))
+    assert math.isnan(crossing([1, 2], [0.0, 0.05], 0.1))
+    assert threshold_fraction([1, 2, 3, 4], 10, [1.0, 0.5, 0.04, 0.0]) == pytest.approx(0.3)
+    assert math.isnan(threshold_fraction([1, 2], 10, [1.0, 0.5]))
+
+
+def test_k_sweep_and_sigma_sweep_shapes_and_same_networks_per_step():
+    from gdln.sharing import k_sweep, sigma_sweep
+    sw = k_sweep(3, (1, 3), 2, sigma0=0.2, lrs=(0.2, 0.1), steps=4, n_h=6, record_every=2)
+    assert sw.trained.shape == (3, 2, 2, 2) and sw.t[-1].tolist() == pytest.approx([0.8, 0.4])
+    # at step 0 every step size holds the same networks
+    np.testing.assert_allclose(sw.trained[0, 0], sw.trained[0, 1])
+    assert np.all(np.isnan(sw.untrained[:, :, 1]))  # K = M: no untrained routes
+    ss = sigma_sweep(3, 2, (0.1, 2.0), 2, steps=4, schemes=("orthogonal", "xavier"), n_h=6, record_every=2)
+    assert ss.untrained.shape == (3, 2, 2, 2) and ss.h1.shape == (2, 2, 2, 3, 6, 4)
+    assert ss.lr[0, 1, 0] == pytest.approx(0.15 / 16)
+    with pytest.raises(ValueError, match="Ks"):
+        k_sweep(3, (0,), 1, sigma0=0.2, lrs=(0.1,), steps=1)
+    with pytest.raises(ValueError, match="sigmas"):
+        sigma_sweep(3, 2, (-1.0,), 1, steps=1)
