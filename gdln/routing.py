@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -395,7 +395,8 @@ def _forward(W: RoutingWeights, X: Tensor, G: Tensor):
     if W.H == 1:
         yh = torch.einsum("rjab,ribn->rijan", W3[:, 0], h2[:, 0]) * G[..., 0, None, None]
     else:
-        yh = torch.einsum("rhjab,rhibn,rijh->rijan", W3, h2, G)
+        yhh = torch.einsum("rhjab,rhibn->rhijan", W3, h2)                 # (R, H, M, M, N_y, n)
+        yh = (yhh * G.permute(0, 3, 1, 2)[..., None, None]).sum(1)
     return h1, h2, yh                                     # yh: (R, M, M, N_y, n)
 
 
@@ -424,6 +425,42 @@ def routing_loss(W: RoutingWeights, task: RoutingTask, gates: Tensor | None = No
     return (_route_sq_err(yh, task.Y.to(W.W2)) * m).sum((1, 2)) / m.sum((1, 2))
 
 
+def _rhs_shared(W: RoutingWeights, X: Tensor, Y: Tensor, m: Tensor, G: Tensor | None, need_loss: bool = True):
+    """Fast path for one hidden pathway (H = 1, the network of Fig. 4): every product is one batched
+    GEMM over the replica axis, in the layout (R, j, N_y, i, n) for outputs and (R, N_h, i, n) for
+    hidden activity, so no large intermediate is permuted or copied."""
+    R, M, Nh, Nx = W.W1.shape[0], X.shape[0], W.W2.shape[-1], X.shape[1]
+    n, Ny = X.shape[-1], Y.shape[1]
+    W1 = W.W1 if W.W1.dim() == 4 else W.W1[:, 0]
+    W3 = W.W3 if W.W3.dim() == 4 else W.W3[:, 0]
+    W2 = W.W2[:, 0]
+    H1 = torch.matmul(W1, X).permute(0, 2, 1, 3).reshape(R, Nh, M * n)     # (R, N_h, i n)
+    H2 = torch.bmm(W2, H1)                                                  # (R, N_h, i n)
+    A = W3.reshape(R, M * Ny, Nh)
+    C = torch.bmm(A, H2).view(R, M, Ny, M, n)                               # (R, j, N_y, i, n)
+    gt = None if G is None else G[..., 0].transpose(1, 2).reshape(R, M, 1, M, 1)
+    if gt is not None:
+        C = C * gt
+    E = Y.view(1, M, Ny, 1, n) - C
+    count = m.sum((1, 2))
+    w = (m.transpose(1, 2) / (n * count).view(R, 1, 1)).reshape(R, M, 1, M, 1)
+    Delta = E * w
+    loss = 0.5 * (E * Delta).sum((1, 2, 3, 4)) if need_loss else None
+    if gt is not None:
+        Delta = Delta * gt
+    D = Delta.view(R, M * Ny, M * n)
+    g3 = torch.bmm(D, H2.transpose(1, 2)).view(R, M, Ny, Nh)
+    D2 = torch.bmm(A.transpose(1, 2), D)                                    # (R, N_h, i n)
+    g2 = torch.bmm(D2, H1.transpose(1, 2)).unsqueeze(1)
+    D1 = torch.bmm(W2.transpose(1, 2), D2).view(R, Nh, M, n).permute(0, 2, 1, 3)
+    g1 = torch.matmul(D1, X.transpose(1, 2))                                # (R, M, N_h, N_x)
+    if W.W1.dim() == 5:
+        g1 = g1.unsqueeze(1)
+    if W.W3.dim() == 5:
+        g3 = g3.unsqueeze(1)
+    return loss, RoutingWeights(g1, g2, g3)
+
+
 def routing_rhs(W: RoutingWeights, task: RoutingTask, gates: Tensor | None = None,
                 trained: Tensor | None = None) -> tuple[Tensor, RoutingWeights]:
     """The loss ``(R,)`` and ``-dL/dW`` (the right-hand side of ``tau dW/dt``, Eq. 2) by hand-written backprop.
@@ -432,9 +469,12 @@ def routing_rhs(W: RoutingWeights, task: RoutingTask, gates: Tensor | None = Non
     ``torch.autograd`` and against the core generic machinery in ``tests/test_routing.py``.
     """
     R, M, H = W.R, task.M, W.H
-    G = _gates(gates, R, M, H, W.W2)
     m = _mask(task.trained if trained is None else trained, R, M, W.W2)
     X, Y = task.X.to(W.W2), task.Y.to(W.W2)
+    if H == 1:
+        G = None if gates is None else _gates(gates, R, M, H, W.W2)
+        return _rhs_shared(W, X, Y, m, G)
+    G = _gates(gates, R, M, H, W.W2)
     n = task.n
     W1, W2, W3 = W.expanded()
     h1, h2, yh = _forward(W, X, G)
@@ -442,13 +482,9 @@ def routing_rhs(W: RoutingWeights, task: RoutingTask, gates: Tensor | None = Non
     count = m.sum((1, 2))
     loss = 0.5 * ((E ** 2).sum((-1, -2)) * m).sum((1, 2)) / (n * count)
     Delta = E * (m / (n * count).view(R, 1, 1)).unsqueeze(-1).unsqueeze(-1)
-    if H == 1:
-        Dg = Delta * G[..., 0, None, None]
-        g3 = torch.einsum("rijan,ribn->rjab", Dg, h2[:, 0]).unsqueeze(1)
-        d2 = torch.einsum("rjab,rijan->ribn", W3[:, 0], Dg).unsqueeze(1)
-    else:
-        g3 = torch.einsum("rijan,rijh,rhibn->rhjab", Delta, G, h2)
-        d2 = torch.einsum("rhjab,rijh,rijan->rhibn", W3, G, Delta)
+    DG = Delta.unsqueeze(1) * G.permute(0, 3, 1, 2)[..., None, None]   # (R, H, M, M, N_y, n)
+    g3 = torch.einsum("rhijan,rhibn->rhjab", DG, h2)
+    d2 = torch.einsum("rhjab,rhijan->rhibn", W3, DG)
     g2 = torch.einsum("rhian,rhibn->rhab", d2, h1)
     d1 = torch.einsum("rhba,rhibn->rhian", W2, d2)
     g1 = torch.einsum("rhian,ibn->rhiab", d1, X)
@@ -507,7 +543,8 @@ def _masked_mean(x: Tensor, m: Tensor) -> Tensor:
 
 def train_routing(W0: RoutingWeights, task: RoutingTask, *, lr, steps: int, record_every: int = 10,
                   gates: Tensor | None = None, trained: Tensor | None = None,
-                  record_sv: bool = True, sv_every: int | None = None) -> RoutingRun:
+                  record_sv: bool = True, sv_every: int | None = None,
+                  callback: Callable[[int, RoutingWeights], None] | None = None) -> RoutingRun:
     """Full-batch gradient descent on Eq. 1 for all ``R`` replicas at once (one tensor program).
 
     ``lr``: scalar or ``(R,)`` (e.g. ``lambda = .05/K`` per replica in Fig. 5c); one step advances
@@ -515,7 +552,8 @@ def train_routing(W0: RoutingWeights, task: RoutingTask, *, lr, steps: int, reco
     (default ``task.trained``). Records losses every ``record_every`` steps and at the last step;
     singular values (if ``record_sv``) every ``sv_every`` steps (default ``record_every``; must be a
     multiple of it); ``sv1``-``sv3`` then have one entry per step in ``run.extra["sv_step"]``.
-    Runs on the device and dtype of ``W0`` (the task is moved there).
+    Runs on the device and dtype of ``W0`` (the task is moved there). ``callback(step, W)`` is called
+    at every record step with the current weights (do not modify them in place; clone to keep).
     """
     if not isinstance(steps, int) or steps < 0:
         raise ValueError(f"steps={steps!r} is invalid; expected a non-negative integer")
@@ -556,10 +594,15 @@ def train_routing(W0: RoutingWeights, task: RoutingTask, *, lr, steps: int, reco
     for step in range(steps + 1):
         if k < len(rec_steps) and step == rec_steps[k]:
             record(step)
+            if callback is not None:
+                callback(step, W)
             k += 1
         if step == steps:
             break
-        _, g = routing_rhs(W, task, G, m)
+        if W.H == 1:
+            _, g = _rhs_shared(W, task.X, Y, m, None if gates is None else G, need_loss=False)
+        else:
+            _, g = routing_rhs(W, task, G, m)
         W.W1.add_(lrv1 * g.W1)
         W.W2.add_(lrv2 * g.W2)
         W.W3.add_(lrv3 * g.W3)

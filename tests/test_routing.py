@@ -56,12 +56,17 @@ def test_task_modes_diagonalise_every_domain():
     assert m.y_power == pytest.approx((36 + 16 + 9), abs=1e-12)   # <||y||^2> = 6^2 + 4^2 + 3^2
 
 
-@pytest.mark.parametrize("H,per_io", [(1, False), (3, False), (3, True)])
-def test_handwritten_backprop_equals_autograd(H, per_io):
+@pytest.mark.parametrize("H,per_io,gated", [(1, False, False), (1, False, True), (1, True, True), (3, False, True),
+                                             (3, True, True)])
+def test_handwritten_backprop_equals_autograd(H, per_io, gated):
     task = routing_task(5, 3, seed=2, domain_inputs="independent")
     W = init_routing_weights(3, 5, 4, 8, 7, sigma0=torch.tensor([0.3, 1.0, 2.0]), generator=gen(1), H=H,
                              per_pathway_io=per_io, dtype=F64)
-    gates = None if H == 1 else pathway_gates(torch.randint(0, H, (3, 5, 5), generator=gen(2)), H, dtype=F64)
+    gates = None
+    if gated and H > 1:
+        gates = pathway_gates(torch.randint(0, H, (3, 5, 5), generator=gen(2)), H, dtype=F64)
+    elif gated:   # H = 1 with arbitrary gate values (0 switches a route off, 0.5 halves it)
+        gates = torch.tensor([0.0, 0.5, 1.0], dtype=F64)[torch.randint(0, 3, (3, 5, 5, 1), generator=gen(2))]
     L, rhs = routing_rhs(W, task, gates)
     Wa = RoutingWeights(*(w.clone().requires_grad_() for w in (W.W1, W.W2, W.W3)))
     La = routing_loss(Wa, task, gates)
