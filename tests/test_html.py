@@ -95,6 +95,10 @@ def test_widgets_render_offline():
     widget_pages = pages_with("application/vnd.jupyter.widget-view+json")
     if not widget_pages:
         pytest.skip("no page of this book contains a widget")
-    page = widget_pages[0].relative_to(HTML).as_posix()
-    dom = render(page, build_dir() / "screenshots" / page.replace("/", "_").replace(".html", ".png"))
-    assert re.search(r'class="[^"]*\blm-Widget\b[^"]*\bjupyter-widgets\b', dom), f"no widget rendered on {page}"
+    missing = []
+    for path in widget_pages:
+        page = path.relative_to(HTML).as_posix()
+        dom = render(page, build_dir() / "screenshots" / page.replace("/", "_").replace(".html", ".png"))
+        if not re.search(r'class="[^"]*\blm-Widget\b[^"]*\bjupyter-widgets\b', dom):
+            missing.append(page)
+    assert not missing, f"no widget rendered on {missing}"
