@@ -338,17 +338,20 @@ def report_markdown(names: Sequence[str], build: Path) -> str:
             claim, paper, status, m, t, crit, mode, statement = ClaimsTable([c])._cells(c)
             counts[c["status"]] = counts.get(c["status"], 0) + 1
             css = {"pass": "claim-pass", "fail": "claim-fail"}.get(c["status"], "claim-full-only")
-            rows.append([f'<span class="{css}">{status}</span>', f"`{claim}`", statement, f"{{doc}}`{name}`",
+            rows.append([f'<span class="{css}">{status}</span>', f"`{claim}`", statement, f"{{doc}}`{name} <{name}>`",
                          paper, m, t, crit, mode])
         if record:
             p = record["parameters"]
-            prov.append([f"{{doc}}`{name}`", str(len(claims)) if claims_path.exists() else "**no manifest**",
+            prov.append([f"{{doc}}`{name} <{name}>`", str(len(claims)) if claims_path.exists() else "**no manifest**",
                          p["mode"], str(p["seed"]), p["device"], record["gdln_version"],
                          f"`{record['gdln_source_hash'][:10]}`", f"{record['wall_time_s']:.1f} s",
                          record["executed_at"]])
         else:
-            prov.append([f"{{doc}}`{name}`", "**not executed**"] + [""] * 7)
+            prov.append([f"{{doc}}`{name} <{name}>`", "**not executed**"] + [""] * 7)
     summary = ", ".join(f"**{v}** {k}" for k, v in counts.items())
+    failing = [r[1] for r in rows if "claim-fail" in r[0]]
+    if failing:
+        summary += f"; failing: {', '.join(failing)}"
     prov_head = ["chapter", "claims", "mode", "seed", "device", "gdln", "source hash", "wall time", "executed (UTC)"]
     return (f"{sum(counts.values())} claims from {len(names)} chapter(s): {summary}.\n\n"
             f":::{{div}} gdln-report gdln-report-claims\n{_table(head, rows)}\n:::\n\n## Provenance of each chapter\n\n"

@@ -149,10 +149,11 @@ def _claim(id: str, status: str) -> dict:
 
 def test_report_gathers_every_claim_with_status_link_and_provenance(repo):
     build = repo / "_build"
-    _fake_run(build, "alpha", [_claim("alpha.one", "pass"), _claim("alpha.two", "full-only")])
+    _fake_run(build, "alpha", [_claim("alpha.one", "pass"), _claim("alpha.two", "full-only"),
+                               _claim("alpha.three", "fail")])
     text = book.report_markdown(["alpha", "beta"], build)
-    assert "2 claims from 2 chapter(s): **1** pass, **0** fail, **1** full-only." in text
-    assert "`alpha.one`" in text and "FULL-ONLY" in text and "{doc}`alpha`" in text
+    assert "3 claims from 2 chapter(s): **1** pass, **1** fail, **1** full-only; failing: `alpha.three`." in text
+    assert "`alpha.one`" in text and "FULL-ONLY" in text and "{doc}`alpha <alpha>`" in text
     assert "a \\| b" in text  # pipes in cells are escaped for the markdown table
     assert "`abcdef0123`" in text and "1.5 s" in text and "**not executed**" in text
 
