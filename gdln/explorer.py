@@ -50,7 +50,7 @@ def _check(M, K, sigma0, P):
 
 
 def race_curves(M: int, K: int, sigma0: float, P: int, *, S: float = DEFAULT_S, D: float = DEFAULT_D,
-                n_t: int = 600) -> dict:
+                n_t: int = 4000) -> dict:
     """The numbers behind :func:`race_figure`: times, ``B2`` curves and half-times.
 
     Returns ``{"t", "labels", "B2" (n_t, 3), "t_half" (3,), "P_grid", "t_half_grid"}``; the

@@ -46,7 +46,7 @@ __all__ = [
     "block_size", "allowed_P", "n_pathways", "sharing_assignment", "sharing_rates", "pathway_rates",
     "sharing_rhs", "SharingTrajectory", "integrate_sharing", "sv_ratio_theory", "conserved",
     "balanced_b2", "half_time", "speedup_theory", "PathwayTrajectory", "integrate_pathways",
-    "race_rates", "lazy_safe_lr", "SigmaSweep", "sigma_sweep", "crossing", "sharing_experiment", "stable_lr", "KSweep", "k_sweep", "threshold_fraction", "sharing_gates", "block_task", "mode_strengths", "SharingRun", "train_sharing",
+    "race_rates", "CombinedRace", "combined_gates", "combined_race", "lazy_safe_lr", "SigmaSweep", "sigma_sweep", "crossing", "sharing_experiment", "stable_lr", "KSweep", "k_sweep", "threshold_fraction", "sharing_gates", "block_task", "mode_strengths", "SharingRun", "train_sharing",
 ]
 
 
@@ -634,3 +634,61 @@ def crossing(x: Sequence[float], y: Sequence[float], level: float, *, log_x: boo
             v = u[k - 1] + f * (u[k] - u[k - 1])
             return float(np.exp(v) if log_x else v)
     return float("nan")
+
+
+# ----------------------------------------------------------------------------------------------
+# a race inside one network: shared and private pathways on at the same time (Sec. 4.2)
+# ----------------------------------------------------------------------------------------------
+
+@dataclass
+class CombinedRace:
+    """``t``: (T,) time; ``shared``/``private``: (T, R) size of each pathway's output on a route, as a
+    fraction of the target's size (mean over routes; private = the route's own pathway);
+    ``loss``: (T, R) normalised training error."""
+
+    t: np.ndarray
+    shared: np.ndarray
+    private: np.ndarray
+    loss: np.ndarray
+
+
+def combined_gates(M: int, *, dtype=torch.float32) -> torch.Tensor:
+    """Gates ``(M, M, 1 + M**2)``: every route uses the shared pathway 0 AND its private pathway
+    ``1 + i M + j`` at once (the "combined network" of Sec. 4.2: P = M**2 and P = 1 side by side)."""
+    G = torch.zeros(M, M, 1 + M * M, dtype=dtype)
+    G[:, :, 0] = 1
+    idx = torch.arange(M * M).view(M, M)
+    G.view(M * M, -1)[torch.arange(M * M), 1 + idx.flatten()] = 1
+    return G
+
+
+def combined_race(M: int, *, R: int, sigma0: float, lr: float, steps: int, chunks: int = 30, n_h: int = 32,
+                  seed: int = 0, dtype=torch.float32) -> CombinedRace:
+    """Train ``R`` combined networks (all routes trained) and track each pathway's share of the output."""
+    from .backend import generator as make_gen
+    from .routing import init_routing_weights, routing_task, train_routing
+    task = routing_task(M, M, seed=seed, dtype=dtype)
+    G = combined_gates(M, dtype=dtype)
+    W = init_routing_weights(R, M, task.n_x, n_h, task.n_y, sigma0=sigma0, generator=make_gen(seed),
+                             H=1 + M * M, per_pathway_io=True, dtype=dtype)
+    ynorm = float(task.Y[0].norm())
+    ii, jj = torch.meshgrid(torch.arange(M), torch.arange(M), indexing="ij")
+
+    def shares(W):
+        W1, W2, W3 = W.expanded()
+        h2 = torch.einsum("rhab,rhibn->rhian", W2, torch.einsum("rhiab,ibn->rhian", W1, task.X))
+        out = torch.einsum("rhjab,rhibn->rhijan", W3, h2).norm(dim=(-1, -2)) / ynorm   # (R, H, M, M)
+        return out[:, 0].mean((1, 2)), out[:, 1 + ii * M + jj, ii, jj].mean((1, 2))
+
+    ts, sh, pr, ls = [], [], [], []
+    per, done = max(1, steps // chunks), 0
+    s0 = shares(W)
+    ts.append(0.0); sh.append(s0[0]); pr.append(s0[1]); ls.append(torch.ones(R, dtype=dtype))
+    while done < steps:
+        n = min(per, steps - done)
+        run = train_routing(W, task, lr=lr, steps=n, gates=G, record_every=n, record_sv=False)
+        W, done = run.W, done + n
+        s = shares(W)
+        ts.append(done * lr); sh.append(s[0]); pr.append(s[1]); ls.append(run.norm_loss_trained[-1])
+    f = lambda x: torch.stack(x).double().numpy()
+    return CombinedRace(t=np.array(ts), shared=f(sh), private=f(pr), loss=f(ls))

@@ -233,3 +233,11 @@ def test_k_sweep_and_sigma_sweep_shapes_and_same_networks_per_step():
         k_sweep(3, (0,), 1, sigma0=0.2, lrs=(0.1,), steps=1)
     with pytest.raises(ValueError, match="sigmas"):
         sigma_sweep(3, 2, (-1.0,), 1, steps=1)
+
+
+def test_combined_network_shared_pathway_wins():
+    from gdln.sharing import combined_gates, combined_race
+    G = combined_gates(3)
+    assert G.shape == (3, 3, 10) and torch.all(G.sum(-1) == 2) and torch.all(G[..., 0] == 1)
+    c = combined_race(2, R=1, sigma0=0.2, lr=0.1, steps=300, chunks=3, n_h=8)
+    assert c.shared[-1, 0] > 0.95 and c.private[-1, 0] < 0.05 and c.loss[-1, 0] < 1e-2
