@@ -213,7 +213,9 @@ def _environ(**values: str) -> Iterator[None]:
 
 def _kernel_path(build: Path) -> str:
     """A Jupyter data dir whose kernel ``python3`` is this interpreter (put first on JUPYTER_PATH)."""
-    spec = {"argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+    # log level ERROR: ipykernel 7 warns on every start that its local TCP transport is unencrypted
+    spec = {"argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}",
+                     "--IPKernelApp.log_level=ERROR"],
             "display_name": "Python 3", "language": "python"}
     path = build / "jupyter" / "kernels" / "python3" / "kernel.json"
     if not path.exists() or json.loads(path.read_text()) != spec:
