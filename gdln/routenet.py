@@ -312,6 +312,7 @@ class SweepResult:
     acc: torch.Tensor
     masks: torch.Tensor
     history: History
+    net: RouteNet | None = None  # the trained replicas, in (point, seed) order
 
 
 def run_sweep(train_in: Domains, y_train: torch.Tensor, test_in: Domains, y_test: torch.Tensor,
@@ -348,7 +349,7 @@ def run_sweep(train_in: Domains, y_train: torch.Tensor, test_in: Domains, y_test
     acc = route_accuracy(net, test_in, y_test, label_perms)
     tr, un = split_accuracy(acc, masks)
     return SweepResult(points=list(zip(Ks, gains)), seeds=seeds, trained=tr.view(P, S), untrained=un.view(P, S),
-                       acc=acc.view(P, S, M, M), masks=masks.view(P, S, M, M), history=hist)
+                       acc=acc.view(P, S, M, M), masks=masks.view(P, S, M, M), history=hist, net=net)
 
 
 def plot_sweep(ax, x, res: SweepResult, *, xlabel: str, title: str = "", logx: bool = False,

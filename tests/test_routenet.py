@@ -133,3 +133,13 @@ def test_shared_structure_transfers_on_a_small_task():
                        batch_size=50, loss="ce", progress=False)
     assert res.trained.min() > 0.95
     assert res.untrained.min() > 0.9
+
+
+def test_sweep_replica_depends_only_on_its_seed_and_point():
+    dom, y, lp = _task()
+    kw = dict(hidden=6, steps=3, lr=0.05, batch_size=8, progress=False)
+    big = RN.run_sweep(dom, y, dom, y, lp, Ks=[1, 2], gains=[0.5], seeds=[0, 1], **kw)
+    one = RN.run_sweep(dom, y, dom, y, lp, Ks=[2], gains=[0.5], seeds=[1], **kw)
+    assert big.trained.shape == (2, 2) and big.acc.shape == (2, 2, 4, 4)
+    assert torch.allclose(big.net.enc[3], one.net.enc[0], atol=1e-12)  # replica (K=2, seed 1)
+    assert torch.equal(big.masks[1, 1], one.masks[0, 0])
