@@ -37,7 +37,7 @@ from typing import Any, Iterator, Mapping, Sequence
 import yaml
 
 from . import __version__
-from .claims import ClaimsTable
+from .claims import STATUSES, ClaimsTable
 from .provenance import REPO_ROOT, atomic_write_json, atomic_write_text, build_dir, source_hash
 
 REPORT = "report"  # the generated page
@@ -331,7 +331,7 @@ def _table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 def report_markdown(names: Sequence[str], build: Path) -> str:
     """The generated part of the Reproduction report: one table of all claims, then provenance."""
     head = ["status", "claim", "statement", "chapter", "paper", "measured (m)", "target (t)", "criterion", "mode"]
-    rows, counts, prov = [], {"pass": 0, "fail": 0, "full-only": 0}, []
+    rows, counts, prov, listed = [], dict.fromkeys(STATUSES, 0), [], {"fail": [], "deviates": []}
     for name in names:
         _, _, claims_path = _paths(build, name)
         record = read_record(build, name)
@@ -339,7 +339,9 @@ def report_markdown(names: Sequence[str], build: Path) -> str:
         for c in claims:
             claim, paper, status, m, t, crit, mode, statement = ClaimsTable([c])._cells(c)
             counts[c["status"]] = counts.get(c["status"], 0) + 1
-            css = {"pass": "claim-pass", "fail": "claim-fail"}.get(c["status"], "claim-full-only")
+            css = {"pass": "claim-pass", "fail": "claim-fail", "deviates": "claim-fail"}.get(
+                c["status"], "claim-full-only")
+            listed.get(c["status"], []).append(f"`{claim}`")
             rows.append([f'<span class="{css}">{status}</span>', f"`{claim}`", statement, f"{{doc}}`{name} <{name}>`",
                          paper, m, t, crit, mode])
         if record:
@@ -351,9 +353,9 @@ def report_markdown(names: Sequence[str], build: Path) -> str:
         else:
             prov.append([f"{{doc}}`{name} <{name}>`", "**not executed**"] + [""] * 7)
     summary = ", ".join(f"**{v}** {k}" for k, v in counts.items())
-    failing = [r[1] for r in rows if "claim-fail" in r[0]]
-    if failing:
-        summary += f"; failing: {', '.join(failing)}"
+    for status, ids in listed.items():
+        if ids:
+            summary += f"; {'failing' if status == 'fail' else 'deviating (explained)'}: {', '.join(ids)}"
     prov_head = ["chapter", "claims", "mode", "seed", "device", "gdln", "source hash", "wall time", "executed (UTC)"]
     return (f"{sum(counts.values())} claims from {len(names)} chapter(s): {summary}.\n\n"
             f":::{{div}} gdln-report gdln-report-claims\n{_table(head, rows)}\n:::\n\n## Provenance of each chapter\n\n"
@@ -430,11 +432,15 @@ def render(site: Path, *, root: Path = REPO_ROOT, build: Path | None = None) -> 
     exe = Path(sys.executable).with_name("jupyter-book")
     cmd = [str(exe if exe.exists() else "jupyter-book"), "build", str(site), "--config", str(root / "_config.yml"),
            "--toc", str(site / "_toc.yml"), "--path-output", str(build.parent), "-W", "-n", "--keep-going", "-q"]
+    html, toc, last_toc = build / "html", (site / "_toc.yml").read_text(), build / "html.toc.yml"
+    if not last_toc.exists() or last_toc.read_text() != toc:
+        shutil.rmtree(html, ignore_errors=True)  # sphinx would keep the pages of removed chapters
     started = time.perf_counter()
     if subprocess.run(cmd).returncode != 0:
         raise ChapterError("jupyter-book build failed (warnings are errors); see the messages above")
-    print(f"[gdln.book] jupyter-book build in {time.perf_counter() - started:.1f} s: {build / 'html'}", flush=True)
-    return build / "html"
+    atomic_write_text(last_toc, toc)
+    print(f"[gdln.book] jupyter-book build in {time.perf_counter() - started:.1f} s: {html}", flush=True)
+    return html
 
 
 # ---------------------------------------------------------------- command line

@@ -143,16 +143,17 @@ def _fake_run(build: Path, name: str, claims: list[dict]) -> None:
 
 def _claim(id: str, status: str) -> dict:
     return {"id": id, "ref": "Eq. 3", "statement": "a | b", "measured": 1.0, "target": 1.0, "tolerance": 0.1,
-            "kind": "abs", "passed": {"pass": True, "fail": False}.get(status), "status": status,
+            "kind": "abs", "passed": {"pass": True, "fail": False, "deviates": False}.get(status), "status": status,
             "mode": "quick", "note": ""}
 
 
 def test_report_gathers_every_claim_with_status_link_and_provenance(repo):
     build = repo / "_build"
     _fake_run(build, "alpha", [_claim("alpha.one", "pass"), _claim("alpha.two", "full-only"),
-                               _claim("alpha.three", "fail")])
+                               _claim("alpha.three", "fail"), _claim("alpha.four", "deviates")])
     text = book.report_markdown(["alpha", "beta"], build)
-    assert "3 claims from 2 chapter(s): **1** pass, **1** fail, **1** full-only; failing: `alpha.three`." in text
+    assert ("4 claims from 2 chapter(s): **1** pass, **1** fail, **1** deviates, **1** full-only; "
+            "failing: `alpha.three`; deviating (explained): `alpha.four`.") in text
     assert "`alpha.one`" in text and "FULL-ONLY" in text and "{doc}`alpha <alpha>`" in text
     assert "a \\| b" in text  # pipes in cells are escaped for the markdown table
     assert "`abcdef0123`" in text and "1.5 s" in text and "**not executed**" in text
