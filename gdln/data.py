@@ -31,14 +31,13 @@ import os
 import pickle
 import sys
 import tarfile
-import tempfile
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .provenance import REPO_ROOT
+from .provenance import REPO_ROOT, atomic_open
 
 MNIST_FILES = {
     "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
@@ -99,16 +98,8 @@ def _find(relpaths: tuple[str, ...], what: str, data_dir) -> Path:
 
 def atomic_save_npz(path: Path, **arrays: np.ndarray) -> Path:
     """Save ``arrays`` to ``path`` (.npz) atomically: temporary file in the same folder, then rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_open(path, "wb") as f:
+        np.savez(f, **arrays)
     return path
 
 
@@ -225,11 +216,9 @@ def resnet20_weights_path(*, data_dir=None) -> Path:
 # ------------------------------------------------------------------------------------ download
 def _download(url: str, dest: Path) -> None:
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(dest.name + ".part")
-    with urllib.request.urlopen(url, timeout=60) as r, open(tmp, "wb") as f:
+    with urllib.request.urlopen(url, timeout=60) as r, atomic_open(dest, "wb") as f:
         while chunk := r.read(1 << 20):
             f.write(chunk)
-    os.replace(tmp, dest)
 
 
 def fetch(data_dir: str | os.PathLike | None = None, which: tuple[str, ...] = ("mnist", "cifar10", "resnet20")) -> Path:

@@ -144,6 +144,22 @@ def check_times(t_eval) -> np.ndarray:
     return t
 
 
+def gd_schedule(times: np.ndarray, dt) -> list[list[float]]:
+    """Gradient-descent step sizes that land exactly on each time in ``times`` (from t = 0).
+
+    Entry ``k`` lists the steps taken between ``times[k-1]`` and ``times[k]``: all equal to ``dt``
+    except the last, shortened so that the run lands on ``times[k]``.
+    """
+    if dt is None or isinstance(dt, bool) or not (isinstance(dt, (int, float)) and dt > 0):
+        raise ValueError(f"method='gd' needs a positive step dt (in units of tau), got {dt!r}")
+    schedule, t_now = [], 0.0
+    for target in times:
+        n = int(np.ceil((target - t_now) / dt - 1e-9))
+        schedule.append([dt] * (n - 1) + [(target - t_now) - (n - 1) * dt] if n > 0 else [])
+        t_now = float(target)
+    return schedule
+
+
 def train(graph: Graph, W0: Weights, data_or_stats: GatedData | PathStatistics, *, tau: float = 1.0,
           t_eval: Sequence[float] | Tensor, method: str = "gd", dt: float | None = None,
           rtol: float = 1e-8, atol: float = 1e-10, record_weights: bool = False,
@@ -194,16 +210,10 @@ def train(graph: Graph, W0: Weights, data_or_stats: GatedData | PathStatistics, 
 
     samples: list[Weights] = []
     if method == "gd":
-        if dt is None or not (isinstance(dt, (int, float)) and dt > 0):
-            raise ValueError(f"method='gd' needs a positive step dt (in units of tau), got {dt!r}")
-        t_now = 0.0
-        for target in times:
-            n_steps = int(np.ceil((target - t_now) / dt - 1e-9))
-            for k in range(n_steps):
-                h = dt if k < n_steps - 1 else (target - t_now) - (n_steps - 1) * dt
+        for steps in gd_schedule(times, dt):
+            for h in steps:
                 g = rhs(W)
                 W = {e: W[e] + h * g[e] for e in graph.edges}
-            t_now = float(target)
             samples.append(W)
     else:
         from scipy.integrate import solve_ivp

@@ -436,7 +436,7 @@ def integrate_reduced(graph: Graph, diag: Diagonalization, B0: dict[str, Tensor 
     method="ode": ``scipy.integrate.solve_ivp`` in float64; method="gd": Euler steps ``dt``
     (units of tau), landing exactly on the sample times, as in :func:`gdln.dynamics.train`.
     """
-    from .dynamics import check_times
+    from .dynamics import check_times, gd_schedule
 
     if not (isinstance(tau, (int, float)) and tau > 0):
         raise ValueError(f"tau must be a positive number, got {tau!r}")
@@ -450,15 +450,9 @@ def integrate_reduced(graph: Graph, diag: Diagonalization, B0: dict[str, Tensor 
     Bs = _stack(graph, comp, B).clone()
     samples: list[Tensor] = []
     if method == "gd":
-        if dt is None or not (isinstance(dt, (int, float)) and dt > 0):
-            raise ValueError(f"method='gd' needs a positive step dt (in units of tau), got {dt!r}")
-        t_now = 0.0
-        for target in times:
-            n_steps = int(np.ceil((target - t_now) / dt - 1e-9))
-            for k in range(n_steps):
-                h = dt if k < n_steps - 1 else (target - t_now) - (n_steps - 1) * dt
+        for steps in gd_schedule(times, dt):
+            for h in steps:
                 Bs = Bs + (h / tau) * _rhs_stacked(comp, Bs)
-            t_now = float(target)
             samples.append(Bs)
     else:
         from scipy.integrate import solve_ivp

@@ -134,3 +134,15 @@ def test_bad_training_inputs():
     other = Graph({"a": 1, "b": 1}, {"e": ("a", "b")})
     with pytest.raises(ValueError, match="do not match the graph's"):
         path_gradient(other, {"e": torch.zeros(1, 1, dtype=F64)}, st)
+
+
+def test_gd_schedule_lands_exactly_on_each_time():
+    from gdln.dynamics import gd_schedule
+    times = np.array([0.0, 0.25, 1.0, 1.3])
+    sched = gd_schedule(times, 0.1)
+    assert sched[0] == []
+    ends = np.cumsum([sum(s) for s in sched])
+    np.testing.assert_allclose(ends, times, atol=1e-12)
+    assert all(0 < h <= 0.1 + 1e-12 for s in sched for h in s)
+    with pytest.raises(ValueError, match="positive step dt"):
+        gd_schedule(times, 0.0)
