@@ -1,5 +1,6 @@
 """Tests for gdln.statistics and gdln.dynamics: Eqs. 3-6 against autograd, integration, statistics-only."""
 
+import numpy as np
 import pytest
 import torch
 
