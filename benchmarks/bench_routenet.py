@@ -4,7 +4,9 @@ The reference mirrors the structure of the authors' code: ``nn.ModuleList``s of 
 ``M`` decoders (``nn.Linear``, no bias) and a Python loop over encoders and, inside it, over decoders,
 so that every step computes all ``M^2`` routes; the loss is masked to the trained routes. Both train
 one network (one replica) with cross-entropy and SGD + momentum on MNIST-sized inputs (d = 784,
-hidden 128, 10 classes, batch 8 per step as in Table 1).
+hidden 128, 10 classes, batch 8 per step as in Table 1). The batched side is the step that
+``gdln.routenet.train`` takes (:func:`gdln.routenet.sgd_step`: hand-written backward pass, momentum
+accumulated in place).
 
     python benchmarks/bench_routenet.py [--M 40 100] [--batch 8] [--seconds 5] [--threads 1]
 
@@ -74,15 +76,11 @@ def bench(M: int, batch: int, seconds: float, d: int = 784, hidden: int = 128) -
         opt.step()
 
     net = RN.init_routenet(M, d, hidden, 10, [1.0], generator=g)
-    params = net.parameters()
-    for p in params:
-        p.requires_grad_(True)
-    opt2 = torch.optim.SGD(params, lr=1e-4, momentum=0.9)
+    bufs = [torch.zeros_like(p) for p in net.parameters()]
+    lr = torch.tensor([1e-4])
 
-    def batched_step():
-        opt2.zero_grad()
-        RN.masked_loss(RN.route_losses(RN.route_outputs(net, x), targets, "ce"), mask[None]).sum().backward()
-        opt2.step()
+    def batched_step():  # the step gdln.routenet.train takes: hand-written gradient, fused momentum update
+        RN.sgd_step(net, x, targets, mask[None], bufs, lr, loss="ce", momentum=0.9)
 
     return _rate(loop_step, seconds), _rate(batched_step, seconds)
 

@@ -8,7 +8,11 @@ untrained routes get no gradient.
 
 All ``M^2`` routes of all ``R`` replicas (seeds x sweep points: K values, init gains) are computed in
 one batched pass of three ``einsum`` contractions; there is no Python loop over domains, routes or
-replicas. :func:`route_outputs_loop` is a one-domain-at-a-time reference (the structure of the
+replicas. A training step (:func:`sgd_step`) runs the same forward pass and a hand-written backward
+pass (the chain rule of the masked loss; equal to autograd's to round-off, tested) that writes the
+encoder gradient, the largest tensor, straight into the momentum buffer: at MNIST size the step is
+bound by memory traffic over the ``M`` encoders' weights, not by arithmetic.
+:func:`route_outputs_loop` is a one-domain-at-a-time reference (the structure of the
 authors' code), used by the tests and ``benchmarks/bench_routenet.py``.
 
 Weights carry a leading replica axis: ``enc (R, M, H, d)``, ``hid (R, H, H)``, ``dec (R, M, C, H)``.
@@ -180,6 +184,97 @@ def masked_loss(per_route: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (per_route * m).sum((1, 2)) / m.sum((1, 2))
 
 
+def _act_backward(pre: torch.Tensor, grad: torch.Tensor, nonlinearity: str) -> torch.Tensor:
+    """``grad * act'(pre)`` (leaky ReLU: slope 1 where ``pre > 0``, else ``LEAKY_SLOPE``, as autograd)."""
+    return grad if nonlinearity == "linear" else torch.where(pre > 0, grad, grad * LEAKY_SLOPE)
+
+
+def route_weights(mask: torch.Tensor, dtype) -> torch.Tensor:
+    """Weight of each route in its replica's masked loss: ``mask / (number of trained routes)``, ``(R, M, M)``."""
+    m = mask.to(dtype)
+    return m / m.sum((1, 2), keepdim=True)
+
+
+def losses_and_output_gradient(out: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor,
+                               loss: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-route losses ``(R, M_in, M_out)`` (as :func:`route_losses`) and ``dL/dout`` of
+    ``L_r = sum_ij weights[r,i,j] * loss_ij``, in ``out``'s layout.
+
+    ``out (R, M_in, B, M_out, C)`` (contiguous, as :func:`route_outputs` stores it), ``targets (M_out, B)``.
+    CE: ``(softmax(out) - onehot(y)) w / B``; MSE: ``(out - onehot(y)) w / B``. Untrained routes
+    (``w = 0``) get exactly zero. The softmax is written out (torch's kernel is slow for C = 10).
+    """
+    R, M, B, N, C = out.shape
+    scale = (weights / B).view(R, M, 1, N, 1)
+    if loss == "ce":
+        idx = targets.T.expand(R, M, B, N).unsqueeze(-1)  # the target class of each example and route
+        top = out.amax(-1, keepdim=True)
+        res = (out - top).exp_()
+        tot = res.sum(-1, keepdim=True)
+        per_route = (tot.log() + top - out.gather(-1, idx)).squeeze(-1).mean(-2)
+        res.mul_(scale / tot).scatter_add_(-1, idx, (-scale).expand(R, M, B, N, 1))  # (softmax - y) w / B
+        return per_route, res
+    if loss == "mse":
+        res = out - F.one_hot(targets.T, C).to(out.dtype)  # (B, M_out, C) broadcast
+        return 0.5 * (res ** 2).sum(-1).mean(-2), res.mul_(scale)
+    raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
+
+
+def masked_step_gradients(net: RouteNet, xb: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor,
+                          loss: str = "ce", *, enc_acc: torch.Tensor | None = None,
+                          enc_beta: float = 0.0) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """Masked loss ``(R,)`` and its gradients ``[enc, hid, dec]``, by hand (no autograd graph).
+
+    The forward pass computes every route (as :func:`route_outputs`); the backward pass is the chain
+    rule of ``masked_loss(route_losses(route_outputs(net, xb)), mask).sum()``, so the result equals
+    autograd's to round-off. The encoder gradient, the largest tensor (``R x M x H x d``), is written
+    by one batched GEMM; with ``enc_acc`` it is accumulated in place, ``enc_acc = enc_beta * enc_acc
+    + grad`` (the momentum buffer: no separate gradient tensor), and ``enc_acc`` is returned as it.
+    """
+    R, M, H = net.replicas, net.M, net.hid.shape[-1]
+    B, d, C = xb.shape[1], xb.shape[2], net.dec.shape[2]
+    nl, xb = net.nonlinearity, xb.contiguous()
+    a1 = torch.matmul(xb, net.enc.transpose(-1, -2))  # (R, M, B, H)
+    h = _act(a1, nl).reshape(R, M * B, H)
+    a2 = torch.matmul(h, net.hid.transpose(-1, -2))  # (R, M*B, H)
+    z = _act(a2, nl)
+    dec = net.dec.reshape(R, M * C, H)
+    out = torch.matmul(z, dec.transpose(-1, -2)).view(R, M, B, M, C)  # every route
+    w = route_weights(mask, out.dtype)
+    per_route, g_out = losses_and_output_gradient(out, targets, w, loss)
+    L = (per_route * w).sum((1, 2))  # = masked_loss(per_route, mask)
+    g_out = g_out.view(R, M * B, M * C)
+    g_dec = torch.matmul(g_out.transpose(-1, -2), z).view_as(net.dec)
+    g_a2 = _act_backward(a2, torch.matmul(g_out, dec), nl)
+    g_hid = torch.matmul(g_a2.transpose(-1, -2), h)
+    g_a1 = _act_backward(a1, torch.matmul(g_a2, net.hid).view(R, M, B, H), nl)
+    lhs = g_a1.reshape(R * M, B, H).transpose(-1, -2)  # (R*M, H, B)
+    rhs = xb.expand(R, M, B, d).reshape(R * M, B, d)
+    if enc_acc is None:
+        g_enc = torch.bmm(lhs, rhs).view_as(net.enc)
+    else:
+        enc_acc.view(R * M, H, d).baddbmm_(lhs, rhs, beta=enc_beta)
+        g_enc = enc_acc
+    return L, [g_enc, g_hid, g_dec]
+
+
+def sgd_step(net: RouteNet, xb: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor, bufs: list[torch.Tensor],
+             lr: torch.Tensor, *, loss: str = "ce", momentum: float = 0.9) -> torch.Tensor:
+    """One step of SGD with heavy-ball momentum (as ``torch.optim.SGD``) on the masked loss; returns it, ``(R,)``.
+
+    ``bufs`` are the momentum buffers ``[enc, hid, dec]`` (zeros before the first step, so that
+    ``b = momentum * b + g`` starts at ``b = g``); ``lr (R,)`` one step size per replica. Updates
+    ``net`` and ``bufs`` in place: ``b <- momentum b + g``, ``p <- p - lr b``.
+    """
+    with torch.no_grad():
+        L, grads = masked_step_gradients(net, xb, targets, mask, loss, enc_acc=bufs[0], enc_beta=momentum)
+        for p, b, g in zip(net.parameters(), bufs, grads):
+            if g is not b:
+                b.mul_(momentum).add_(g)
+            p.addcmul_(lr.view(-1, *([1] * (p.ndim - 1))), b, value=-1)  # p - lr b, no temporary
+    return L
+
+
 @dataclass
 class History:
     """Training record: steps, training time ``t = steps * lr`` (units of tau), masked loss per replica."""
@@ -218,8 +313,6 @@ def train(net: RouteNet, inputs: Domains, labels: torch.Tensor, label_perms: tor
     if batch_size is not None and not 0 < batch_size <= inputs.n:
         raise ValueError(f"batch_size must be in 1..{inputs.n} or None (full batch), got {batch_size!r}")
     params = net.parameters()
-    for p in params:
-        p.requires_grad_(True)
     lr_r = torch.as_tensor(lr, dtype=net.enc.dtype, device=net.enc.device).reshape(-1)
     if lr_r.numel() not in (1, net.replicas) or (lr_r <= 0).any():
         raise ValueError(f"lr must be a positive number or one per replica ({net.replicas}), got {lr!r}")
@@ -242,19 +335,14 @@ def train(net: RouteNet, inputs: Domains, labels: torch.Tensor, label_perms: tor
             pos += batch_size
             xb = inputs.batch(idx.to(inputs.base.device)).to(dev)
             tb = route_targets(labels[idx], label_perms).to(dev)
-        L = masked_loss(route_losses(route_outputs(net, xb), tb, loss), mask)
+        if step == steps:
+            with torch.no_grad():
+                L = masked_loss(route_losses(route_outputs(net, xb), tb, loss), mask)
+        else:  # the loss before this step's update, as autograd's forward pass would report it
+            L = sgd_step(net, xb, tb, mask, bufs, lr_r, loss=loss, momentum=momentum)
         if step % record_every == 0 or step == steps:
             hist.step.append(step)
             hist.loss.append(L.detach().cpu())
-        if step == steps:
-            break
-        grads = torch.autograd.grad(L.sum(), params)
-        with torch.no_grad():  # SGD with (heavy-ball) momentum, as torch.optim.SGD, one lr per replica
-            for p, b, gr in zip(params, bufs, grads):
-                b.mul_(momentum).add_(gr) if step > 0 else b.copy_(gr)
-                p.sub_(lr_r.view(-1, *([1] * (p.ndim - 1))) * b)
-    for p in params:
-        p.requires_grad_(False)
     return hist
 
 

@@ -53,6 +53,52 @@ def test_untrained_routes_get_no_gradient():
     assert net.dec.grad[0, [0, 2, 3]].abs().max() == 0 and net.dec.grad[0, 1].abs().max() > 0
 
 
+def _autograd_sgd_step(net, xb, tg, mask, bufs, lr, loss, momentum):
+    """The straightforward step: autograd through all routes' masked loss, then SGD + momentum."""
+    ps = [p.detach().requires_grad_(True) for p in net.parameters()]
+    L = RN.masked_loss(RN.route_losses(RN.route_outputs(RN.RouteNet(*ps, nonlinearity=net.nonlinearity), xb),
+                                       tg, loss), mask)
+    grads = torch.autograd.grad(L.sum(), ps)
+    with torch.no_grad():
+        for p, b, g in zip(net.parameters(), bufs, grads):
+            b.mul_(momentum).add_(g)
+            p.sub_(lr.view(-1, *([1] * (p.ndim - 1))) * b)
+    return L.detach()
+
+
+@pytest.mark.parametrize("dtype,rtol", [(torch.float64, 1e-12), (torch.float32, 2e-6)])
+@pytest.mark.parametrize("nl", ["linear", "leaky_relu"])
+@pytest.mark.parametrize("loss", ["ce", "mse"])
+def test_hand_written_step_equals_autograd(loss, nl, dtype, rtol):
+    """sgd_step (hand-written gradient, fused momentum) gives autograd's weights to round-off."""
+    M, g = 5, torch.Generator().manual_seed(4)
+    fast = _net(R=3, M=M, gains=[1.0, 0.5, 0.8], nl=nl, dtype=dtype)
+    ref = RN.RouteNet(*(p.clone() for p in fast.parameters()), nonlinearity=nl)
+    mask = torch.stack([trained_routes(M, k, seed=k) for k in (1, 2, M)])  # K = M: no untrained route
+    lr = torch.tensor([0.05, 0.02, 0.01], dtype=dtype)
+    b_fast, b_ref = ([torch.zeros_like(p) for p in fast.parameters()] for _ in range(2))
+    for _ in range(4):
+        xb = torch.randn(M, 7, 12, dtype=dtype, generator=g)
+        tg = torch.randint(0, 5, (M, 7), generator=g)
+        L = RN.sgd_step(fast, xb, tg, mask, b_fast, lr, loss=loss, momentum=0.9)
+        L_ref = _autograd_sgd_step(ref, xb, tg, mask, b_ref, lr, loss, 0.9)
+        assert torch.allclose(L, L_ref, rtol=rtol, atol=0)
+    for a, b in zip(fast.parameters() + b_fast, ref.parameters() + b_ref):
+        assert (a - b).abs().max() <= rtol * b.abs().max()
+
+
+@pytest.mark.parametrize("loss", ["ce", "mse"])
+def test_hand_written_gradient_is_zero_on_untrained_routes(loss):
+    net = _net(R=1, nl="leaky_relu")
+    mask = torch.zeros(1, 4, 4, dtype=torch.bool)
+    mask[0, 0, 1] = True
+    xb = torch.randn(4, 3, 12, dtype=torch.float64)
+    _, (g_enc, g_hid, g_dec) = RN.masked_step_gradients(net, xb, torch.randint(0, 5, (4, 3)), mask, loss)
+    assert g_enc[0, 1:].abs().max() == 0 and g_enc[0, 0].abs().max() > 0
+    assert g_dec[0, [0, 2, 3]].abs().max() == 0 and g_dec[0, 1].abs().max() > 0
+    assert g_hid.abs().max() > 0
+
+
 def test_xavier_uniform_gain_per_replica():
     net = _net(R=3, M=2, d=400, H=200, C=10, gains=[1.0, 0.1, 0.01], dtype=torch.float64)
     bound = math.sqrt(6 / 600)
