@@ -160,6 +160,19 @@ def gd_schedule(times: np.ndarray, dt) -> list[list[float]]:
     return schedule
 
 
+def ode_samples(fun, y0: np.ndarray, times: np.ndarray, *, solver: str, rtol: float,
+                atol: float) -> list[np.ndarray]:
+    """States of ``dy/dt = fun(t, y)`` from ``y(0) = y0`` at ``times``, by scipy's adaptive ``solver``."""
+    from scipy.integrate import solve_ivp
+
+    if times[-1] == 0:
+        return [y0]
+    sol = solve_ivp(fun, (0.0, float(times[-1])), y0, method=solver, t_eval=times, rtol=rtol, atol=atol)
+    if not sol.success:
+        raise RuntimeError(f"solve_ivp failed: {sol.message}")
+    return list(sol.y.T)
+
+
 def train(graph: Graph, W0: Weights, data_or_stats: GatedData | PathStatistics, *, tau: float = 1.0,
           t_eval: Sequence[float] | Tensor, method: str = "gd", dt: float | None = None,
           rtol: float = 1e-8, atol: float = 1e-10, record_weights: bool = False,
@@ -216,8 +229,6 @@ def train(graph: Graph, W0: Weights, data_or_stats: GatedData | PathStatistics, 
                 W = {e: W[e] + h * g[e] for e in graph.edges}
             samples.append(W)
     else:
-        from scipy.integrate import solve_ivp
-
         shapes = {e: W[e].shape for e in graph.edges}
         sizes = [W[e].numel() for e in graph.edges]
 
@@ -230,13 +241,7 @@ def train(graph: Graph, W0: Weights, data_or_stats: GatedData | PathStatistics, 
             return torch.cat([g[e].reshape(-1) for e in graph.edges]).numpy()
 
         y0 = torch.cat([W[e].reshape(-1) for e in graph.edges]).numpy()
-        if times[-1] == 0:
-            ys = [y0]
-        else:
-            sol = solve_ivp(fun, (0.0, float(times[-1])), y0, method=solver, t_eval=times, rtol=rtol, atol=atol)
-            if not sol.success:
-                raise RuntimeError(f"solve_ivp failed: {sol.message}")
-            ys = list(sol.y.T)
+        ys = ode_samples(fun, y0, times, solver=solver, rtol=rtol, atol=atol)
         samples = [{e: w.clone() for e, w in unflat(y).items()} for y in ys]
 
     losses = torch.stack([loss_of(s) for s in samples])

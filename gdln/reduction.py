@@ -436,7 +436,7 @@ def integrate_reduced(graph: Graph, diag: Diagonalization, B0: dict[str, Tensor 
     method="ode": ``scipy.integrate.solve_ivp`` in float64; method="gd": Euler steps ``dt``
     (units of tau), landing exactly on the sample times, as in :func:`gdln.dynamics.train`.
     """
-    from .dynamics import check_times, gd_schedule
+    from .dynamics import check_times, gd_schedule, ode_samples
 
     if not (isinstance(tau, (int, float)) and tau > 0):
         raise ValueError(f"tau must be a positive number, got {tau!r}")
@@ -455,21 +455,12 @@ def integrate_reduced(graph: Graph, diag: Diagonalization, B0: dict[str, Tensor 
                 Bs = Bs + (h / tau) * _rhs_stacked(comp, Bs)
             samples.append(Bs)
     else:
-        from scipy.integrate import solve_ivp
-
         shape = Bs.shape
 
         def fun(_t: float, y: np.ndarray) -> np.ndarray:
             return (_rhs_stacked(comp, torch.from_numpy(y).reshape(shape)) / tau).reshape(-1).numpy()
 
-        y0 = Bs.reshape(-1).numpy()
-        if times[-1] == 0:
-            ys = [y0]
-        else:
-            sol = solve_ivp(fun, (0.0, float(times[-1])), y0, method=solver, t_eval=times, rtol=rtol, atol=atol)
-            if not sol.success:
-                raise RuntimeError(f"solve_ivp failed: {sol.message}")
-            ys = list(sol.y.T)
+        ys = ode_samples(fun, Bs.reshape(-1).numpy(), times, solver=solver, rtol=rtol, atol=atol)
         samples = [torch.from_numpy(np.array(y)).reshape(shape) for y in ys]
     traj = torch.stack(samples)
     losses = _loss_stacked(comp, traj, diag.c0)
