@@ -17,9 +17,9 @@ import time
 
 import torch
 
-from gdln.backend import generator, resolve_device
-from gdln.routing import (RoutingWeights, init_routing_weights, routing_loss, routing_task, train_routing,
-                          trained_route_masks)
+from gdln.util.device import generator, resolve_device
+from gdln.engines.routing import RoutingWeights, init_routing_weights, routing_loss, train_routing
+from gdln.tasks.routing import routing_task, trained_route_masks
 
 
 def setup(M=10, n_h=64, seeds=range(10), Ks=range(1, 10), device="cpu"):

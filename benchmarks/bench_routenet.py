@@ -22,8 +22,9 @@ import time
 import torch
 from torch import nn
 
-from gdln import routenet as RN
-from gdln.transforms import label_permutations, trained_routes
+from gdln.engines import routenet as RN
+from gdln.tasks.images import label_permutations
+from gdln.tasks.routing import trained_routes
 
 
 class LoopRouteNet(nn.Module):

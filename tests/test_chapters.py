@@ -11,8 +11,8 @@ import json
 import pytest
 
 from gdln import book
-from gdln.claims import STATUSES, Claim
-from gdln.provenance import build_dir
+from gdln.book.claims import STATUSES, Claim
+from gdln.book.provenance import build_dir
 
 CHAPTERS = book.chapters()
 REQUIRED = ("id", "ref", "statement", "measured", "target", "tolerance", "passed", "mode")

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gdln import data
+from gdln.data import loaders as data
 
 
 def _idx_images(a: np.ndarray) -> bytes:

@@ -5,11 +5,11 @@ import math
 import pytest
 import torch
 
-from gdln.dln import dln_loss, dln_mode_ode, dln_mode_trajectory
-from gdln.graph import chain
-from gdln.network import GatedData
-from gdln.reduction import diagonalize, integrate_reduced
-from gdln.statistics import path_statistics
+from gdln.theory.dln import dln_loss, dln_mode_ode, dln_mode_trajectory
+from gdln.core.graph import chain
+from gdln.core.network import GatedData
+from gdln.core.reduction import diagonalize, integrate_reduced
+from gdln.core.statistics import path_statistics
 
 F64 = torch.float64
 

@@ -4,11 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from gdln.graph import Graph, random_graph
-from gdln.network import GatedData, init_weights, loss, random_gated_data
-from gdln.statistics import (PathStatistics, loss_from_statistics, path_statistics,
-                             same_statistics_data)
-from gdln.dynamics import autograd_gradient, path_gradient, train
+from gdln.core.graph import Graph, random_graph
+from gdln.core.network import GatedData, init_weights, loss, random_gated_data
+from gdln.core.statistics import PathStatistics, loss_from_statistics, path_statistics, same_statistics_data
+from gdln.core.dynamics import autograd_gradient, path_gradient, train
 
 F64 = torch.float64
 
@@ -138,7 +137,7 @@ def test_bad_training_inputs():
 
 
 def test_gd_schedule_lands_exactly_on_each_time():
-    from gdln.dynamics import gd_schedule
+    from gdln.core.dynamics import gd_schedule
     times = np.array([0.0, 0.25, 1.0, 1.3])
     sched = gd_schedule(times, 0.1)
     assert sched[0] == []

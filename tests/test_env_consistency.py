@@ -10,7 +10,7 @@ import yaml
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 
-from gdln.provenance import REPO_ROOT
+from gdln.util.files import REPO_ROOT
 
 tomllib = pytest.importorskip("tomllib")
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from gdln.graph import Graph, Path, chain, random_graph
+from gdln.core.graph import Graph, Path, chain, random_graph
 
 
 def fig2_like() -> Graph:
@@ -124,7 +124,7 @@ def test_draw_graph_smoke():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from gdln.graph_plot import draw_graph, graph_layout
+    from gdln.figures.graph import draw_graph, graph_layout
 
     g = fig2_like()
     pos = graph_layout(g)

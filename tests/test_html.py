@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from gdln.provenance import build_dir
+from gdln.book.provenance import build_dir
 
 HTML = build_dir() / "html"
 REMOTE = re.compile(r"""<(?:script|link|img|iframe)\b[^>]*\b(?:src|href)\s*=\s*["']?\s*(?:https?:)?//[^"'\s>]+""", re.I)

@@ -3,9 +3,9 @@
 import pytest
 import torch
 
-from gdln.metrics import (domain_item_similarity, effective_initial_B, representational_similarity,
-                          route_errors, zero_output_loss)
-from gdln.routing import init_routing_weights, routing_task, trained_routes
+from gdln.engines.metrics import domain_item_similarity, effective_initial_B, representational_similarity, route_errors, zero_output_loss
+from gdln.engines.routing import init_routing_weights
+from gdln.tasks.routing import routing_task, trained_routes
 
 F64 = torch.float64
 

@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from gdln.graph import Graph, random_graph
-from gdln.network import GatedData, forward, init_weights, loss, path_weight, random_gated_data
+from gdln.core.graph import Graph, random_graph
+from gdln.core.network import GatedData, forward, init_weights, loss, path_weight, random_gated_data
 
 
 def small():

@@ -4,10 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from gdln.pathway_odes import (conserved_quantity, eq13_14_rhs, eq15_rhs, eq44_46_rhs, integrate_eq13_14,
-                               integrate_eq15, integrate_eq44_46, reduced_routing_loss, sv_ratio_steady)
-from gdln.routing import (decoupled_routing_weights, integrate_routing_flow, routing_gated_data, routing_graph,
-                          routing_task, task_modes)
+from gdln.theory.routing import conserved_quantity, eq13_14_rhs, eq15_rhs, eq44_46_rhs, integrate_eq13_14, integrate_eq15, integrate_eq44_46, reduced_routing_loss, sv_ratio_steady
+from gdln.engines.routing import decoupled_routing_weights, integrate_routing_flow
+from gdln.tasks.routing import routing_gated_data, routing_graph, routing_task, task_modes
 
 S = np.array([3.4, 1.6, 0.75, 0.75])
 D = np.full(4, 0.25)
@@ -64,8 +63,8 @@ def test_full_network_from_decoupled_init_follows_eq15_exactly():
 def test_general_reduction_eq10_gives_eq44_46_on_the_routing_graph():
     """Sec. 4 / App. C: the core Eq. 10 on the routing GDLN, with decoupled B equal across domains,
     is exactly Eqs. 44-46 (the 1/(KM) of Eqs. 11-12 cancels against the K or KM trained paths)."""
-    from gdln.reduction import diagonalize, reduced_loss, reduced_rhs
-    from gdln.statistics import path_statistics
+    from gdln.core.reduction import diagonalize, reduced_loss, reduced_rhs
+    from gdln.core.statistics import path_statistics
 
     M, K, nh = 4, 3, 5
     task = routing_task(M, K, seed=1, domain_inputs="independent")

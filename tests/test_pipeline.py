@@ -29,7 +29,7 @@ def chapter(body: str, params: str = 'mode = "quick"\nseed = 0\ndevice = "auto"\
 
 
 SAVE = """\
-from gdln.claims import Claims
+from gdln.book.claims import Claims
 claims = Claims("alpha", mode)
 claims.check("alpha.steps", ref="none", statement="steps is positive", measured=steps, target=0,
              tolerance=0, kind="ge")

@@ -3,13 +3,11 @@
 import pytest
 import torch
 
-from gdln.dynamics import path_gradient, train
-from gdln.graph import Graph, random_graph
-from gdln.network import GatedData, loss, random_gated_data
-from gdln.reduction import (decoupled_init, diagonalizable_data, diagonalize, edge_modes,
-                            integrate_reduced, modes_of, node_bases, random_orthogonal,
-                            reduced_loss, reduced_rhs)
-from gdln.statistics import path_statistics
+from gdln.core.dynamics import path_gradient, train
+from gdln.core.graph import Graph, random_graph
+from gdln.core.network import GatedData, loss, random_gated_data
+from gdln.core.reduction import decoupled_init, diagonalizable_data, diagonalize, edge_modes, integrate_reduced, modes_of, node_bases, random_orthogonal, reduced_loss, reduced_rhs
+from gdln.core.statistics import path_statistics
 
 F64 = torch.float64
 

@@ -5,8 +5,8 @@ import math
 import pytest
 import torch
 
-from gdln.backend import generator
-from gdln.relu import classify_cell_types, init_relu, relu_forward, relu_gradient, relu_loss, train_relu
+from gdln.util.device import generator
+from gdln.engines.relu import classify_cell_types, init_relu, relu_forward, relu_gradient, relu_loss, train_relu
 
 
 def _net(replicas=(3, 2), n_hidden=7, sigma0=0.5, seed=0):

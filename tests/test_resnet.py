@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from gdln import data, resnet
-from gdln.transforms import subset_indices
+from gdln.data import loaders as data
+from gdln.tasks import resnet
+from gdln.tasks.images import subset_indices
 
 
 def _random_state_dict(seed=0):

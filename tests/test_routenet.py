@@ -6,8 +6,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from gdln import routenet as RN
-from gdln.transforms import label_permutations, pixel_permutations, trained_routes
+from gdln.engines import routenet as RN
+from gdln.tasks.images import label_permutations, pixel_permutations
+from gdln.tasks.routing import trained_routes
 
 
 def _net(R=2, M=4, d=12, H=6, C=5, gains=None, nl="linear", dtype=torch.float64, seed=0):

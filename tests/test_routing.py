@@ -5,10 +5,8 @@ import math
 import pytest
 import torch
 
-from gdln.routing import (RoutingWeights, decoupled_routing_weights, from_graph_weights, hierarchical_dataset,
-                          init_routing_weights, pathway_gates, route_outputs, routing_gated_data, routing_graph,
-                          routing_loss, routing_rhs, routing_task, shared_branch_task, task_modes, to_graph_weights, train_routing,
-                          trained_route_masks, trained_routes)
+from gdln.engines.routing import RoutingWeights, decoupled_routing_weights, from_graph_weights, init_routing_weights, route_outputs, routing_loss, routing_rhs, to_graph_weights, train_routing
+from gdln.tasks.routing import hierarchical_dataset, pathway_gates, routing_gated_data, routing_graph, routing_task, shared_branch_task, task_modes, trained_route_masks, trained_routes
 
 F64 = torch.float64
 
@@ -78,9 +76,9 @@ def test_handwritten_backprop_equals_autograd(H, per_io, gated):
 
 def test_engine_equals_core_generic_machinery():
     """Same network through gdln.network / gdln.dynamics on the routing Graph + GatedData (float64)."""
-    from gdln.dynamics import autograd_gradient, path_gradient
-    from gdln.network import loss
-    from gdln.statistics import path_statistics
+    from gdln.core.dynamics import autograd_gradient, path_gradient
+    from gdln.core.network import loss
+    from gdln.core.statistics import path_statistics
 
     task = routing_task(4, 2, seed=0, domain_inputs="independent")
     g = routing_graph(4, 4, 6, 7)

@@ -6,13 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from gdln.backend import generator
-from gdln.routing import (decoupled_routing_weights, init_routing_weights, integrate_routing_flow,
-                          routing_rhs, routing_task, task_modes)
-from gdln.sharing import (allowed_P, block_size, block_task, conserved, half_time, integrate_pathways,
-                          integrate_sharing, mode_strengths, n_pathways, pathway_rates, race_rates,
-                          sharing_assignment, sharing_gates, sharing_rates, speedup_theory,
-                          sv_ratio_theory, train_sharing)
+from gdln.util.device import generator
+from gdln.engines.routing import decoupled_routing_weights, init_routing_weights, integrate_routing_flow, routing_rhs
+from gdln.tasks.routing import routing_task, task_modes
+from gdln.theory.sharing import allowed_P, block_size, conserved, half_time, integrate_pathways, integrate_sharing, n_pathways, pathway_rates, race_rates, sharing_assignment, sharing_rates, speedup_theory, sv_ratio_theory
+from gdln.tasks.routing import block_task, sharing_gates
+from gdln.engines.race import mode_strengths, train_sharing
 
 S4 = np.array([3.4, 1.6, 0.75, 0.75])
 D4 = np.full(4, 0.25)
@@ -76,8 +75,8 @@ def test_rates_are_eqs_16_17_and_reduce_to_eqs_13_14():
 
 
 def test_rhs_matches_pathway_odes_eq13_14_at_full_sharing():
-    from gdln.pathway_odes import eq13_14_rhs
-    from gdln.sharing import sharing_rhs
+    from gdln.theory.routing import eq13_14_rhs
+    from gdln.theory.sharing import sharing_rhs
     B1, B2 = np.array([0.3, 0.7]), np.array([0.5, 1.1])
     a = sharing_rhs(B1, B2, S4[:2], D4[:2], 7, 49)
     b = eq13_14_rhs(B1, B2, S4[:2], D4[:2], 7)
@@ -150,7 +149,7 @@ def test_block_replicas_equal_gated_network_gradient():
     _, g = routing_rhs(W, task, sharing_gates(M, P, dtype=torch.float64))
     bt = block_task(P, seed=1, dtype=torch.float64)
     assert torch.allclose(bt.X, task.X[:s]) and torch.allclose(bt.Y, task.Y[:s])
-    from gdln.routing import RoutingWeights
+    from gdln.engines.routing import RoutingWeights
     for h in range(H):
         a, b = divmod(h, M // s)
         ins, outs = slice(a * s, a * s + s), slice(b * s, b * s + s)
@@ -185,7 +184,7 @@ def test_train_sharing_decoupled_matches_ode_and_modes_read_back():
 # ---------------------------------------------------------------- explorer
 
 def test_explorer_curves_and_widget():
-    from gdln.explorer import race_curves, race_explorer
+    from gdln.figures.explorer import race_curves, race_explorer
     c = race_curves(10, 10, 0.2, 4, S=3.4, D=0.25)
     th = c["t_half"]
     assert np.all(np.isfinite(th)) and th[0] > th[1] > th[2]  # dedicated slower than block slower than shared
@@ -204,7 +203,7 @@ def test_explorer_curves_and_widget():
 # ---------------------------------------------------------------- sweeps used by race.md / initialization.md
 
 def test_lazy_safe_lr_scales_as_sigma_minus_four():
-    from gdln.sharing import lazy_safe_lr
+    from gdln.engines.race import lazy_safe_lr
     assert lazy_safe_lr(0.1) == pytest.approx(0.15) and lazy_safe_lr(1.0) == pytest.approx(0.15)
     assert lazy_safe_lr(2.0) == pytest.approx(0.15 / 16)
     with pytest.raises(ValueError, match="sigma0"):
@@ -212,7 +211,7 @@ def test_lazy_safe_lr_scales_as_sigma_minus_four():
 
 
 def test_crossing_and_threshold():
-    from gdln.sharing import crossing, threshold_fraction
+    from gdln.engines.race import crossing, threshold_fraction
     assert crossing([1, 2, 4], [0.0, 0.05, 0.2], 0.1) == pytest.approx(2 * 2 ** (1 / 3))
     assert math.isnan(crossing([1, 2], [0.0, 0.05], 0.1))
     assert threshold_fraction([1, 2, 3, 4], 10, [1.0, 0.5, 0.04, 0.0]) == pytest.approx(0.3)
@@ -220,7 +219,7 @@ def test_crossing_and_threshold():
 
 
 def test_k_sweep_and_sigma_sweep_shapes_and_same_networks_per_step():
-    from gdln.sharing import k_sweep, sigma_sweep
+    from gdln.engines.race import k_sweep, sigma_sweep
     sw = k_sweep(3, (1, 3), 2, sigma0=0.2, lrs=(0.2, 0.1), steps=4, n_h=6, record_every=2)
     assert sw.trained.shape == (3, 2, 2, 2) and sw.t[-1].tolist() == pytest.approx([0.8, 0.4])
     # at step 0 every step size holds the same networks
@@ -236,7 +235,8 @@ def test_k_sweep_and_sigma_sweep_shapes_and_same_networks_per_step():
 
 
 def test_combined_network_shared_pathway_wins():
-    from gdln.sharing import combined_gates, combined_race
+    from gdln.tasks.routing import combined_gates
+    from gdln.engines.race import combined_race
     G = combined_gates(3)
     assert G.shape == (3, 3, 10) and torch.all(G.sum(-1) == 2) and torch.all(G[..., 0] == 1)
     c = combined_race(2, R=1, sigma0=0.2, lr=0.1, steps=300, chunks=3, n_h=8)

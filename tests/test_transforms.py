@@ -5,7 +5,8 @@ import itertools
 import pytest
 import torch
 
-from gdln import transforms as T
+from gdln.tasks import images as T
+from gdln.tasks.routing import trained_routes
 
 
 def test_pixel_and_label_permutations_are_permutations_and_seeded():
@@ -28,17 +29,17 @@ def test_lexicographic_permutations_fix_classes_0_to_4():
 
 @pytest.mark.parametrize("M,K", [(6, 1), (10, 4), (7, 7), (40, 16)])
 def test_trained_routes_k_per_row_and_column(M, K):
-    m = T.trained_routes(M, K, seed=0)
+    m = trained_routes(M, K, seed=0)
     assert m.shape == (M, M) and m.dtype == torch.bool
     assert (m.sum(1) == K).all() and (m.sum(0) == K).all()
-    assert not torch.equal(m, T.trained_routes(M, K, seed=1)) or K in (0, M)
+    assert not torch.equal(m, trained_routes(M, K, seed=1)) or K in (0, M)
 
 
 def test_trained_routes_bad_k():
-    with pytest.raises(ValueError, match="K must be"):
-        T.trained_routes(5, 6, seed=0)
-    with pytest.raises(ValueError, match="M must be"):
-        T.trained_routes(0, 0, seed=0)
+    with pytest.raises(ValueError, match="K=6 is invalid"):
+        trained_routes(5, 6, seed=0)
+    with pytest.raises(ValueError, match="M=0 is invalid"):
+        trained_routes(0, 0, seed=0)
 
 
 def test_rotation_angles_paper_and_code():
@@ -74,7 +75,7 @@ def test_image_vectors_normalise_rotate_downsample():
 
 
 def test_mnist_family_shapes():
-    from gdln import data
+    from gdln.data import loaders as data
     try:
         data.load_mnist("test")
     except data.DataMissingError as e:

@@ -6,15 +6,12 @@ import math
 import pytest
 import torch
 
-from gdln.backend import generator
-from gdln.dynamics import train
-from gdln.network import loss, path_weight
-from gdln.relu import init_relu, train_relu
-from gdln.statistics import path_statistics
-from gdln.tasks.xor import (XOR_D, XOR_S, context_data, context_dln_graph, context_gated_data,
-                            context_gdln_graph, expected_relu_a0, max_loss_sensitivity, pathway_strengths,
-                            relu_a0_samples, relu_effective_a0, relu_kappa, xor_analytic_a,
-                            xor_analytic_loss, xor_data, xor_decoupled_init, xor_gated_data, xor_graph)
+from gdln.util.device import generator
+from gdln.core.dynamics import train
+from gdln.core.network import loss, path_weight
+from gdln.engines.relu import init_relu, train_relu
+from gdln.core.statistics import path_statistics
+from gdln.tasks.xor import XOR_D, XOR_S, context_data, context_dln_graph, context_gated_data, context_gdln_graph, expected_relu_a0, max_loss_sensitivity, pathway_strengths, relu_a0_samples, relu_effective_a0, relu_kappa, xor_analytic_a, xor_analytic_loss, xor_data, xor_decoupled_init, xor_gated_data, xor_graph
 
 
 def test_xor_path_statistics_exact():

@@ -1,1 +1,13 @@
-"""Tasks of the paper as gdln data sets and graphs (one module per task)."""
+"""Layer 3, the paper's tasks as data sets, gates and graphs.
+
+- :mod:`~gdln.tasks.xor`      XoR and contextual classification (Sec. 3.2, Figs. 3 and 11)
+- :mod:`~gdln.tasks.routing`  the routing task, trained routes, gating schemes, shared branches (Secs. 3.1, 4)
+- :mod:`~gdln.tasks.images`   input and output domains over images: permutations, rotations, label maps (Sec. 5)
+- :mod:`~gdln.tasks.resnet`   the CIFAR-10 ResNet-20 encoder and the CIFAR task family (Sec. 5)
+
+May import: :mod:`gdln.util`, :mod:`gdln.core`, :mod:`gdln.data`, :mod:`gdln.theory`.
+"""
+
+from gdln.tasks import images, resnet, routing, xor
+
+__all__ = ['images', 'resnet', 'routing', 'xor']

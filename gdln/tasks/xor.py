@@ -35,18 +35,18 @@ import math
 from functools import lru_cache
 
 import torch
+from scipy.optimize import minimize_scalar
+from scipy.stats import norm, qmc
 from torch import Tensor
 
-from ..dln import dln_loss, dln_mode_trajectory
-from ..graph import Graph
-from ..network import GatedData, Weights
+from gdln.core.graph import Graph
+from gdln.core.network import GatedData, Weights
+from gdln.theory.dln import dln_loss, dln_mode_trajectory
 
-__all__ = [
-    "XOR_P", "XOR_S", "XOR_D", "xor_data", "xor_graph", "xor_gated_data", "xor_decoupled_init",
+__all__ = ["XOR_P", "XOR_S", "XOR_D", "xor_data", "xor_graph", "xor_gated_data", "xor_decoupled_init",
     "xor_analytic_a", "xor_analytic_loss", "pathway_strengths", "relu_effective_a0", "relu_kappa",
-    "expected_relu_a0", "relu_a0_samples", "max_loss_sensitivity", "fit_a0", "draw_xor_gdln",
-    "context_data", "context_dln_graph", "context_gdln_graph", "context_gated_data",
-]
+    "expected_relu_a0", "relu_a0_samples", "fit_a0", "max_loss_sensitivity", "context_data",
+    "context_dln_graph", "context_gdln_graph", "context_gated_data"]
 
 XOR_P = 4
 XOR_S = math.sqrt(2) / XOR_P   # nonlinear singular value of one pathway (App. A.1)
@@ -186,7 +186,6 @@ def relu_kappa(n_points: int = 2 ** 20) -> float:
     (seeded; its integration error is ~1e-4). By symmetry we may take the unit in the sector of
     examples 1-2: ``c_1, c_2 ~ |N(0, 1)|``, ``u ~ N(0, 1)``.
     """
-    from scipy.stats import norm, qmc
     pts = qmc.Sobol(3, scramble=True, seed=0).random(n_points)
     z = torch.as_tensor(norm.ppf(0.5 + 0.5 * pts[:, :2]), dtype=torch.float64)   # half-normal
     u = torch.as_tensor(norm.ppf(pts[:, 2]), dtype=torch.float64)
@@ -216,7 +215,6 @@ def relu_a0_samples(n_hidden: int, n_networks: int, *, generator: torch.Generato
 def fit_a0(t: Tensor, loss: Tensor, tau: float, a0_guess: float) -> float:
     """The ``a0`` whose Eq. 23 curve is closest to ``loss(t)`` in least squares (a fit, for comparison
     with the derived value; searched over ``ln a0`` within a factor 100 of ``a0_guess``)."""
-    from scipy.optimize import minimize_scalar
     t = torch.as_tensor(t, dtype=torch.float64)
     loss = torch.as_tensor(loss, dtype=torch.float64)
     if t.shape != loss.shape:
@@ -274,20 +272,3 @@ def context_gated_data(x: Tensor, y: Tensor, c: Tensor, *, gated: bool) -> Gated
     if gated:
         gates = {"h1": (c == 0).to(x.dtype), "h2": (c == 1).to(x.dtype)}
     return GatedData(x={"x": x}, y={"y": y}, node_gates=gates)
-
-
-def draw_xor_gdln(ax) -> None:
-    """Draw the four-pathway GDLN of Fig. 3b with :func:`gdln.graph_plot.draw_graph` and label each
-    hidden node with the one example on which its gate is on (red: ``y = +1``, blue: ``y = -1``)."""
-    from ..graph_plot import draw_graph, graph_layout
-    from ..plotting import PALETTE
-    graph = xor_graph(1)
-    draw_graph(graph, ax, edge_labels=False)
-    pos = graph_layout(graph)
-    x, y = xor_data()
-    for k in range(4):
-        px, py = pos[f"h{k + 1}"]
-        xs = x[k].tolist()
-        ax.text(px, py - 0.28, f"gate on: x=[{xs[0]:+.0f},{xs[1]:+.0f}], y={y[k, 0]:+.0f}", ha="center", va="top",
-                fontsize=7, zorder=8, color=PALETTE["red"] if y[k, 0] > 0 else PALETTE["blue"],
-                bbox=dict(boxstyle="round,pad=0.1", fc="white", ec="none", alpha=0.85))

@@ -1,0 +1,24 @@
+"""Layer 6, the book: chapters' claims and provenance, parameter validation, the runner and its CLI.
+
+- :mod:`~gdln.book.claims`      the claims manifest each chapter writes
+- :mod:`~gdln.book.provenance`  where a result came from (code hash, parameters, device, time)
+- :mod:`~gdln.book.parameters`  validation of a chapter's parameters
+- :mod:`~gdln.book.runner`      execute chapters (jupytext + papermill, cached) and build the HTML
+- :mod:`~gdln.book.report`      the Reproduction report page
+- :mod:`~gdln.book.cli`         ``python -m gdln.book list|run|build``
+
+May import: every layer below.
+"""
+
+from gdln.book import claims, cli, parameters, provenance, report, runner, site
+from gdln.book.claims import Claims
+from gdln.book.cli import main
+from gdln.book.provenance import Provenance
+from gdln.book.report import report_markdown
+from gdln.book.runner import (ChapterError, cache_key, chapters, check_chapter_parameters, execute, parse_value,
+                              read_record, run, select, toc_pages)
+from gdln.book.site import render, stage
+
+__all__ = ["claims", "cli", "parameters", "provenance", "report", "runner", "site", "Claims", "Provenance", "main",
+           "report_markdown", "ChapterError", "cache_key", "chapters", "check_chapter_parameters", "execute",
+           "parse_value", "read_record", "run", "select", "toc_pages", "render", "stage"]

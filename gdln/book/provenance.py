@@ -1,0 +1,84 @@
+"""Provenance of a computed result: gdln version, a hash of its sources, mode, seeds, wall time.
+
+Every figure in the book carries a footer built from :class:`Provenance` so that a reader can
+trace it to the exact code and parameters that made it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Sequence
+
+from gdln.util.version import __version__
+from gdln.util.files import PACKAGE_DIR, REPO_ROOT
+
+__all__ = ["source_hash", "short_hash", "build_dir", "Provenance"]
+
+
+@lru_cache(maxsize=1)
+def source_hash() -> str:
+    """SHA-256 over the gdln package sources (file names and contents), as 64 hex digits."""
+    h = hashlib.sha256()
+    for path in sorted(PACKAGE_DIR.rglob("*.py")):
+        h.update(path.relative_to(PACKAGE_DIR).as_posix().encode())
+        h.update(b"\0")
+        h.update(path.read_bytes())
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def short_hash() -> str:
+    """The first 10 hex digits of :func:`source_hash`."""
+    return source_hash()[:10]
+
+
+def build_dir() -> Path:
+    """Where executed chapters and claims go: ``$GDLN_BUILD_DIR`` or ``<repo>/_build``."""
+    return Path(os.environ.get("GDLN_BUILD_DIR", REPO_ROOT / "_build")).resolve()
+
+
+@dataclass
+class Provenance:
+    """What made a result: chapter, mode, seeds, gdln version and source hash, wall time.
+
+    ``started`` is taken when the object is created (the top of a chapter), so
+    :meth:`footer` reports the wall time of everything computed up to the figure.
+    """
+
+    chapter: str
+    mode: str
+    seeds: Sequence[int] | int
+    device: str = "cpu"
+    started: float = field(default_factory=time.perf_counter)
+
+    @property
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.started
+
+    def footer(self, seeds: Sequence[int] | int | None = None) -> str:
+        s = self.seeds if seeds is None else seeds
+        if isinstance(s, int):
+            seed_txt = str(s)
+        else:
+            s = list(s)
+            seed_txt = (f"{s[0]}..{s[-1]} ({len(s)})" if len(s) > 3 else ",".join(map(str, s))) if s else "-"
+        return (
+            f"chapter {self.chapter} | mode {self.mode} | seeds {seed_txt} | device {self.device} | "
+            f"gdln {__version__} ({short_hash()}) | wall {self.elapsed:.1f} s"
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "chapter": self.chapter,
+            "mode": self.mode,
+            "seeds": self.seeds if isinstance(self.seeds, int) else list(self.seeds),
+            "device": self.device,
+            "gdln_version": __version__,
+            "gdln_source_hash": source_hash(),
+            "wall_time_s": round(self.elapsed, 3),
+        }

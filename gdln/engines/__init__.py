@@ -1,0 +1,14 @@
+"""Layer 4, batched trainers: many networks (seeds x sweep points) in one tensor program.
+
+- :mod:`~gdln.engines.routing`   the routing network of Secs. 4.1-4.3 (any pathway gating)
+- :mod:`~gdln.engines.race`      P-sharing, K and sigma_0 sweeps and the combined race on that engine
+- :mod:`~gdln.engines.routenet`  the route network on images (Sec. 5, App. D)
+- :mod:`~gdln.engines.relu`      the two-layer ReLU network (Sec. 3.2)
+- :mod:`~gdln.engines.metrics`   measurements on trained routing networks (route errors, RSA)
+
+May import: every layer below (util, core, data, theory, tasks).
+"""
+
+from gdln.engines import metrics, race, relu, routenet, routing
+
+__all__ = ['metrics', 'race', 'relu', 'routenet', 'routing']

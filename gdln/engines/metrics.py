@@ -1,0 +1,108 @@
+"""Measurements on routing networks (Fig. 4e-h, Fig. 5c, Fig. 6b-d).
+
+- route errors: loss on trained and untrained routes, normalised by the loss of the zero output;
+- singular values of each layer (Fig. 4f);
+- representational similarity at the first hidden layer (Fig. 4g, Fig. 6c) and two summaries of it:
+  the similarity of the same item presented on different input domains, and of different items.
+All functions are batched over leading axes and work on any device.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+__all__ = ["route_losses", "zero_output_loss", "route_errors", "normalised_error", "layer_singular_values",
+    "representational_similarity", "domain_item_similarity", "effective_initial_B"]
+
+
+def route_losses(outputs: Tensor, Y: Tensor) -> Tensor:
+    """Per-route loss ``(1/2n) sum_mu ||Y_j - yhat_ij||^2``: outputs ``(..., M, M, N_y, n)``, ``Y`` ``(M, N_y, n)``
+    -> ``(..., M, M)``."""
+    if outputs.shape[-3:] != Y.shape or outputs.shape[-4] != Y.shape[0]:
+        raise ValueError(f"outputs (..., M, M, N_y, n) {tuple(outputs.shape)} do not match Y (M, N_y, n) {tuple(Y.shape)}")
+    return 0.5 * ((Y.to(outputs) - outputs) ** 2).sum((-1, -2)) / Y.shape[-1]
+
+
+def _masked_mean(x: Tensor, m: Tensor) -> Tensor:
+    m = m.to(x.dtype)
+    c = m.sum((-1, -2))
+    return torch.where(c > 0, (x * m).sum((-1, -2)) / c.clamp_min(1), torch.full_like(c, float("nan")))
+
+
+def zero_output_loss(Y: Tensor, trained: Tensor) -> tuple[Tensor, Tensor]:
+    """The loss of the zero output on trained and on untrained routes (the normaliser of Fig. 5c / 6b)."""
+    z = 0.5 * (Y ** 2).sum((-1, -2)) / Y.shape[-1]          # (M,) per output domain
+    M = Y.shape[0]
+    z = z.view(1, M).expand(M, M).to(Y.dtype)
+    m = trained.to(Y.device)
+    return _masked_mean(z, m), _masked_mean(z, ~m.bool())
+
+
+def route_errors(outputs: Tensor, Y: Tensor, trained: Tensor, *, normalise: bool = True) -> tuple[Tensor, Tensor]:
+    """Mean loss over trained and over untrained routes (NaN where there are none), each divided by the
+    zero-output loss when ``normalise``. ``trained``: ``(M, M)`` or ``(..., M, M)`` boolean."""
+    L = route_losses(outputs, Y)
+    m = trained.to(L.device).bool()
+    tr, un = _masked_mean(L, m), _masked_mean(L, ~m)
+    if normalise:
+        z_tr, z_un = zero_output_loss(Y.to(L), m)
+        tr, un = tr / z_tr, un / z_un
+    return tr, un
+
+
+def normalised_error(loss: Tensor, zero_loss: Tensor) -> Tensor:
+    """``loss / zero_loss``: 1 for the zero output, 0 for a perfect one."""
+    return loss / zero_loss
+
+
+def layer_singular_values(W) -> dict[str, Tensor]:
+    """Singular values (descending) of every block of every layer: ``{"W1": ..., "W2": ..., "W3": ...}``."""
+    return {name: torch.linalg.svdvals(getattr(W, name)) for name in ("W1", "W2", "W3")}
+
+
+def representational_similarity(h1: Tensor, *, cosine: bool = True) -> Tensor:
+    """Similarity of first-hidden-layer activity for every (domain, item) pair (Fig. 4g).
+
+    ``h1``: ``(..., M, N_h, n)`` (e.g. ``run.h1[:, 0]`` for pathway 0). Returns ``(..., M n, M n)`` with
+    rows/columns ordered domain-major (``i * n + mu``): dot products, or cosines if ``cosine``.
+    """
+    M, N, n = h1.shape[-3:]
+    z = h1.transpose(-1, -2).reshape(*h1.shape[:-3], M * n, N)
+    if cosine:
+        z = z / z.norm(dim=-1, keepdim=True).clamp_min(torch.finfo(z.dtype).tiny)
+    return z @ z.transpose(-1, -2)
+
+
+def domain_item_similarity(h1: Tensor) -> dict[str, Tensor]:
+    """Summaries of the cosine similarity matrix (Sec. 4.1): mean over pairs of
+
+    - ``same_item_cross_domain``: the same item on two different input domains (1 = shared representation);
+    - ``cross_item_cross_domain``: different items on different domains;
+    - ``cross_item_same_domain``: different items on the same domain.
+    """
+    M, _, n = h1.shape[-3:]
+    S = representational_similarity(h1, cosine=True)
+    dom = torch.arange(M, device=h1.device).repeat_interleave(n)
+    item = torch.arange(n, device=h1.device).repeat(M)
+    same_d = dom[:, None] == dom[None, :]
+    same_i = item[:, None] == item[None, :]
+    out = {}
+    for key, m in (("same_item_cross_domain", same_i & ~same_d), ("cross_item_cross_domain", ~same_i & ~same_d),
+                   ("cross_item_same_domain", ~same_i & same_d)):
+        out[key] = (S * m).sum((-1, -2)) / m.sum()
+    return out
+
+
+def effective_initial_B(W) -> tuple[Tensor, Tensor]:
+    """Initial conditions of Eq. 15 read off random weights: root-mean-square singular values.
+
+    ``B1(0)`` = RMS singular value of the input and output blocks together (they play the same role
+    in the balanced reduction), ``B2(0)`` = RMS singular value of the hidden pathway; shape ``(R,)``.
+    Random weights have no preferred alignment with the data modes; this choice gives each mode the
+    typical gain of the layer (the alignment itself is not modelled).
+    """
+    sv = layer_singular_values(W)
+    b13 = torch.cat([sv["W1"].flatten(1) ** 2, sv["W3"].flatten(1) ** 2], 1).mean(1).sqrt()
+    b2 = (sv["W2"].flatten(1) ** 2).mean(1).sqrt()
+    return b13, b2

@@ -1,0 +1,409 @@
+"""The route network of the MNIST/CIFAR experiments, batched over domains, routes and replicas (App. D.1).
+
+``M`` encoders ``phi_i`` (input domains), one shared hidden layer ``theta`` and ``M`` decoders ``psi_j``
+(output domains); route ``(i, j)`` predicts ``psi_j(theta(phi_i(x_i)))``. In GDLN terms the encoders
+are input nodes' edges, the decoders output nodes' edges, and the gate of an example switches on one
+input and one output node (Sec. 2), so the loss is masked to the trained routes (App. D.2) and
+untrained routes get no gradient.
+
+All ``M^2`` routes of all ``R`` replicas (seeds x sweep points: K values, init gains) are computed in
+one batched pass of three ``einsum`` contractions; there is no Python loop over domains, routes or
+replicas. A training step (:func:`sgd_step`) runs the same forward pass and a hand-written backward
+pass (the chain rule of the masked loss; equal to autograd's to round-off, tested) that writes the
+encoder gradient, the largest tensor, straight into the momentum buffer: at MNIST size the step is
+bound by memory traffic over the ``M`` encoders' weights, not by arithmetic.
+:func:`route_outputs_loop` is a one-domain-at-a-time reference (the structure of the
+authors' code), used by the tests and ``benchmarks/bench_routenet.py``.
+
+Weights carry a leading replica axis: ``enc (R, M, H, d)``, ``hid (R, H, H)``, ``dec (R, M, C, H)``.
+No biases (the paper's sweeps). Optional leaky-ReLU (slope 0.01, Fig. 9) after the encoder and after
+the hidden layer.
+
+Protocols (both available):
+
+- ``loss="ce"`` with minibatch SGD + momentum (the authors' code: lr 1e-4, momentum 0.9, batch 8);
+- ``loss="mse"`` with full-batch gradient descent (the theory's protocol, Eq. 1): one step of size
+  ``lr`` advances training time by ``dt = lr`` (in units of tau).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from gdln.tasks.images import Domains
+from gdln.tasks.routing import trained_routes
+
+__all__ = ["NONLINEARITIES", "LOSSES", "LEAKY_SLOPE", "RouteNet", "init_routenet", "route_outputs",
+    "route_outputs_loop", "route_targets", "route_losses", "masked_loss", "route_weights",
+    "losses_and_output_gradient", "masked_step_gradients", "sgd_step", "History", "train", "route_accuracy",
+    "split_accuracy", "transfer_threshold", "mean_se", "SweepResult", "run_sweep"]
+
+NONLINEARITIES = ("linear", "leaky_relu")
+LOSSES = ("ce", "mse")
+LEAKY_SLOPE = 0.01
+
+
+@dataclass
+class RouteNet:
+    """Weights of ``R`` route networks (replica axis first) and their nonlinearity."""
+
+    enc: torch.Tensor  # (R, M, H, d)
+    hid: torch.Tensor  # (R, H, H)
+    dec: torch.Tensor  # (R, M, C, H)
+    nonlinearity: str = "linear"
+
+    @property
+    def replicas(self) -> int:
+        return self.enc.shape[0]
+
+    @property
+    def M(self) -> int:
+        return self.enc.shape[1]
+
+    def parameters(self) -> list[torch.Tensor]:
+        return [self.enc, self.hid, self.dec]
+
+
+
+
+
+def init_routenet(M: int, d: int, hidden: int, n_out: int, gains, *, generator: torch.Generator,
+                  nonlinearity: str = "linear", dtype=torch.float32, device="cpu") -> RouteNet:
+    """Xavier-uniform init with one gain per replica shared by all layers (authors' code).
+
+    ``W ~ U(-b, b)``, ``b = gain * sqrt(6 / (fan_in + fan_out))``; ``gains`` has one entry per replica.
+    """
+    if nonlinearity not in NONLINEARITIES:
+        raise ValueError(f"nonlinearity must be one of {NONLINEARITIES}, got {nonlinearity!r}")
+    gains = torch.as_tensor(gains, dtype=dtype).reshape(-1)
+    if (gains <= 0).any():
+        raise ValueError(f"gains must be positive, got {gains.tolist()}")
+    R = gains.numel()
+
+    def u(shape, fan_in, fan_out):
+        b = gains.view(R, *([1] * (len(shape) - 1))) * math.sqrt(6.0 / (fan_in + fan_out))
+        w = torch.rand(shape, generator=generator, dtype=dtype, device=generator.device) * 2 - 1
+        return (w * b.to(w.device)).to(device)
+
+    return RouteNet(enc=u((R, M, hidden, d), d, hidden), hid=u((R, hidden, hidden), hidden, hidden),
+                    dec=u((R, M, n_out, hidden), hidden, n_out), nonlinearity=nonlinearity)
+
+
+def _act(x: torch.Tensor, nonlinearity: str) -> torch.Tensor:
+    return x if nonlinearity == "linear" else F.leaky_relu(x, LEAKY_SLOPE)
+
+
+def route_outputs(net: RouteNet, xb: torch.Tensor) -> torch.Tensor:
+    """Outputs of every route of every replica: ``xb (M, B, d)`` -> ``(R, M_in, M_out, B, C)``.
+
+    Three batched matrix products: encoders (batched over replicas and input domains), the shared
+    layer, and all decoders at once (batched over replicas, every input domain against every
+    decoder). The result is a permuted view of an ``(R, M_in, B, M_out, C)`` tensor (no copy).
+    """
+    R, M, H = net.replicas, net.M, net.hid.shape[-1]
+    B, C = xb.shape[1], net.dec.shape[2]
+    h = _act(torch.matmul(xb, net.enc.transpose(-1, -2)), net.nonlinearity)  # (R, M, B, H)
+    z = _act(torch.matmul(h.reshape(R, M * B, H), net.hid.transpose(-1, -2)), net.nonlinearity)
+    o = torch.matmul(z, net.dec.reshape(R, M * C, H).transpose(-1, -2))  # (R, M*B, M*C)
+    return o.view(R, M, B, M, C).permute(0, 1, 3, 2, 4)
+
+
+def route_outputs_loop(net: RouteNet, xb: torch.Tensor) -> torch.Tensor:
+    """Reference: the same outputs, one replica, encoder and decoder at a time (Python loops)."""
+    R, M = net.replicas, net.M
+    out = []
+    for r in range(R):
+        rows = []
+        for i in range(M):
+            z = _act(_act(xb[i] @ net.enc[r, i].T, net.nonlinearity) @ net.hid[r].T, net.nonlinearity)
+            rows.append(torch.stack([z @ net.dec[r, j].T for j in range(M)]))
+        out.append(torch.stack(rows))
+    return torch.stack(out)
+
+
+def route_targets(labels: torch.Tensor, label_perms: torch.Tensor) -> torch.Tensor:
+    """Targets of each output domain: ``labels (B,)``, ``label_perms (M, C)`` -> ``(M, B)`` class ids."""
+    return label_perms[:, labels]
+
+
+def route_losses(out: torch.Tensor, targets: torch.Tensor, loss: str = "ce") -> torch.Tensor:
+    """Per-route loss averaged over the batch: ``out (R, M, M, B, C)``, ``targets (M, B)`` -> ``(R, M, M)``.
+
+    ``"ce"``: softmax cross-entropy. ``"mse"``: ``0.5 * ||onehot(y) - out||^2`` (Eq. 1's squared error).
+    """
+    R, M, N, B, C = out.shape
+    o = out.transpose(2, 3)  # (R, M_in, B, M_out, C): contiguous for route_outputs' result
+    t = targets.T  # (B, M_out)
+    if loss == "ce":
+        picked = o.gather(-1, t.expand(R, M, B, N).unsqueeze(-1)).squeeze(-1)
+        return (torch.logsumexp(o, -1) - picked).mean(-2)
+    if loss == "mse":
+        y = F.one_hot(t, C).to(out.dtype)  # (B, M_out, C)
+        return 0.5 * ((o - y) ** 2).sum(-1).mean(-2)
+    raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
+
+
+def masked_loss(per_route: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean loss over the trained routes of each replica, ``(R,)``: the gates of App. D.2."""
+    m = mask.to(per_route.dtype)
+    return (per_route * m).sum((1, 2)) / m.sum((1, 2))
+
+
+def _act_backward(pre: torch.Tensor, grad: torch.Tensor, nonlinearity: str) -> torch.Tensor:
+    """``grad * act'(pre)`` (leaky ReLU: slope 1 where ``pre > 0``, else ``LEAKY_SLOPE``, as autograd)."""
+    return grad if nonlinearity == "linear" else torch.where(pre > 0, grad, grad * LEAKY_SLOPE)
+
+
+def route_weights(mask: torch.Tensor, dtype) -> torch.Tensor:
+    """Weight of each route in its replica's masked loss: ``mask / (number of trained routes)``, ``(R, M, M)``."""
+    m = mask.to(dtype)
+    return m / m.sum((1, 2), keepdim=True)
+
+
+def losses_and_output_gradient(out: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor,
+                               loss: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-route losses ``(R, M_in, M_out)`` (as :func:`route_losses`) and ``dL/dout`` of
+    ``L_r = sum_ij weights[r,i,j] * loss_ij``, in ``out``'s layout.
+
+    ``out (R, M_in, B, M_out, C)`` (contiguous, as :func:`route_outputs` stores it), ``targets (M_out, B)``.
+    CE: ``(softmax(out) - onehot(y)) w / B``; MSE: ``(out - onehot(y)) w / B``. Untrained routes
+    (``w = 0``) get exactly zero. The softmax is written out (torch's kernel is slow for C = 10).
+    """
+    R, M, B, N, C = out.shape
+    scale = (weights / B).view(R, M, 1, N, 1)
+    if loss == "ce":
+        idx = targets.T.expand(R, M, B, N).unsqueeze(-1)  # the target class of each example and route
+        top = out.amax(-1, keepdim=True)
+        res = (out - top).exp_()
+        tot = res.sum(-1, keepdim=True)
+        per_route = (tot.log() + top - out.gather(-1, idx)).squeeze(-1).mean(-2)
+        res.mul_(scale / tot).scatter_add_(-1, idx, (-scale).expand(R, M, B, N, 1))  # (softmax - y) w / B
+        return per_route, res
+    if loss == "mse":
+        res = out - F.one_hot(targets.T, C).to(out.dtype)  # (B, M_out, C) broadcast
+        return 0.5 * (res ** 2).sum(-1).mean(-2), res.mul_(scale)
+    raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
+
+
+def masked_step_gradients(net: RouteNet, xb: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor,
+                          loss: str = "ce", *, enc_acc: torch.Tensor | None = None,
+                          enc_beta: float = 0.0) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """Masked loss ``(R,)`` and its gradients ``[enc, hid, dec]``, by hand (no autograd graph).
+
+    The forward pass computes every route (as :func:`route_outputs`); the backward pass is the chain
+    rule of ``masked_loss(route_losses(route_outputs(net, xb)), mask).sum()``, so the result equals
+    autograd's to round-off. The encoder gradient, the largest tensor (``R x M x H x d``), is written
+    by one batched GEMM; with ``enc_acc`` it is accumulated in place, ``enc_acc = enc_beta * enc_acc
+    + grad`` (the momentum buffer: no separate gradient tensor), and ``enc_acc`` is returned as it.
+    """
+    R, M, H = net.replicas, net.M, net.hid.shape[-1]
+    B, d, C = xb.shape[1], xb.shape[2], net.dec.shape[2]
+    nl, xb = net.nonlinearity, xb.contiguous()
+    a1 = torch.matmul(xb, net.enc.transpose(-1, -2))  # (R, M, B, H)
+    h = _act(a1, nl).reshape(R, M * B, H)
+    a2 = torch.matmul(h, net.hid.transpose(-1, -2))  # (R, M*B, H)
+    z = _act(a2, nl)
+    dec = net.dec.reshape(R, M * C, H)
+    out = torch.matmul(z, dec.transpose(-1, -2)).view(R, M, B, M, C)  # every route
+    w = route_weights(mask, out.dtype)
+    per_route, g_out = losses_and_output_gradient(out, targets, w, loss)
+    L = (per_route * w).sum((1, 2))  # = masked_loss(per_route, mask)
+    g_out = g_out.view(R, M * B, M * C)
+    g_dec = torch.matmul(g_out.transpose(-1, -2), z).view_as(net.dec)
+    g_a2 = _act_backward(a2, torch.matmul(g_out, dec), nl)
+    g_hid = torch.matmul(g_a2.transpose(-1, -2), h)
+    g_a1 = _act_backward(a1, torch.matmul(g_a2, net.hid).view(R, M, B, H), nl)
+    lhs = g_a1.reshape(R * M, B, H).transpose(-1, -2)  # (R*M, H, B)
+    rhs = xb.expand(R, M, B, d).reshape(R * M, B, d)
+    if enc_acc is None:
+        g_enc = torch.bmm(lhs, rhs).view_as(net.enc)
+    else:
+        enc_acc.view(R * M, H, d).baddbmm_(lhs, rhs, beta=enc_beta)
+        g_enc = enc_acc
+    return L, [g_enc, g_hid, g_dec]
+
+
+def sgd_step(net: RouteNet, xb: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor, bufs: list[torch.Tensor],
+             lr: torch.Tensor, *, loss: str = "ce", momentum: float = 0.9) -> torch.Tensor:
+    """One step of SGD with heavy-ball momentum (as ``torch.optim.SGD``) on the masked loss; returns it, ``(R,)``.
+
+    ``bufs`` are the momentum buffers ``[enc, hid, dec]`` (zeros before the first step, so that
+    ``b = momentum * b + g`` starts at ``b = g``); ``lr (R,)`` one step size per replica. Updates
+    ``net`` and ``bufs`` in place: ``b <- momentum b + g``, ``p <- p - lr b``.
+    """
+    with torch.no_grad():
+        L, grads = masked_step_gradients(net, xb, targets, mask, loss, enc_acc=bufs[0], enc_beta=momentum)
+        for p, b, g in zip(net.parameters(), bufs, grads):
+            if g is not b:
+                b.mul_(momentum).add_(g)
+            p.addcmul_(lr.view(-1, *([1] * (p.ndim - 1))), b, value=-1)  # p - lr b, no temporary
+    return L
+
+
+@dataclass
+class History:
+    """Training record: steps, training time ``t = steps * lr`` (units of tau), masked loss per replica."""
+
+    step: list[int] = field(default_factory=list)
+    loss: list[torch.Tensor] = field(default_factory=list)
+    lr: float = 0.0
+
+    @property
+    def t(self) -> torch.Tensor:
+        return torch.tensor(self.step, dtype=torch.float64) * self.lr
+
+    def losses(self) -> torch.Tensor:
+        """``(n_records, R)``."""
+        return torch.stack(self.loss) if self.loss else torch.empty(0)
+
+
+def train(net: RouteNet, inputs: Domains, labels: torch.Tensor, label_perms: torch.Tensor, mask: torch.Tensor,
+          *, steps: int, lr, loss: str = "ce", momentum: float = 0.9, batch_size: int | None = 8,
+          seed: int = 0, record_every: int = 50, progress: bool = True, desc: str = "training") -> History:
+    """Train all replicas in place on their trained routes.
+
+    ``mask (R, M, M)`` (or ``(M, M)``, shared) selects the trained routes of each replica.
+    ``lr`` is a number or one per replica. ``batch_size=None`` is full-batch gradient descent. Each replica's loss is the mean over its
+    trained routes and the batch; replicas are summed, so each gets exactly its own gradient and SGD
+    (elementwise) updates them independently. Minibatches are shuffled epochs drawn with ``seed``,
+    shared by all replicas and all routes.
+    """
+    if loss not in LOSSES:
+        raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
+    if inputs.M != net.M or label_perms.shape[0] != net.M:
+        raise ValueError(f"inputs have {inputs.M} domains and label_perms {label_perms.shape[0]}; the net has M={net.M}")
+    mask = mask.expand(net.replicas, net.M, net.M).to(net.enc.device)
+    if (mask.sum((1, 2)) == 0).any():
+        raise ValueError("every replica needs at least one trained route (K >= 1)")
+    if batch_size is not None and not 0 < batch_size <= inputs.n:
+        raise ValueError(f"batch_size must be in 1..{inputs.n} or None (full batch), got {batch_size!r}")
+    params = net.parameters()
+    lr_r = torch.as_tensor(lr, dtype=net.enc.dtype, device=net.enc.device).reshape(-1)
+    if lr_r.numel() not in (1, net.replicas) or (lr_r <= 0).any():
+        raise ValueError(f"lr must be a positive number or one per replica ({net.replicas}), got {lr!r}")
+    lr_r = lr_r.expand(net.replicas)
+    bufs = [torch.zeros_like(p) for p in params]
+    g = torch.Generator().manual_seed(seed)
+    n, dev = inputs.n, net.enc.device
+    order, pos = torch.randperm(n, generator=g), 0
+    hist = History(lr=float(lr_r.max()))
+    full = batch_size is None
+    xb_full = inputs.batch(torch.arange(n, device=inputs.base.device)).to(dev) if full else None
+    t_full = route_targets(labels, label_perms).to(dev) if full else None
+    for step in tqdm(range(steps + 1), desc=desc, disable=not progress, leave=False):
+        if full:
+            xb, tb = xb_full, t_full
+        else:
+            if pos + batch_size > n:
+                order, pos = torch.randperm(n, generator=g), 0
+            idx = order[pos:pos + batch_size]
+            pos += batch_size
+            xb = inputs.batch(idx.to(inputs.base.device)).to(dev)
+            tb = route_targets(labels[idx], label_perms).to(dev)
+        if step == steps:
+            with torch.no_grad():
+                L = masked_loss(route_losses(route_outputs(net, xb), tb, loss), mask)
+        else:  # the loss before this step's update, as autograd's forward pass would report it
+            L = sgd_step(net, xb, tb, mask, bufs, lr_r, loss=loss, momentum=momentum)
+        if step % record_every == 0 or step == steps:
+            hist.step.append(step)
+            hist.loss.append(L.detach().cpu())
+    return hist
+
+
+@torch.no_grad()
+def route_accuracy(net: RouteNet, inputs: Domains, labels: torch.Tensor, label_perms: torch.Tensor,
+                   *, chunk: int = 250) -> torch.Tensor:
+    """Accuracy of every route of every replica on ``inputs`` (held-out images): ``(R, M, M)``."""
+    dev = net.enc.device
+    correct = torch.zeros(net.replicas, net.M, net.M, device=dev)
+    for s in range(0, inputs.n, chunk):
+        idx = torch.arange(s, min(s + chunk, inputs.n), device=inputs.base.device)
+        pred = route_outputs(net, inputs.batch(idx).to(dev)).argmax(-1)  # (R, M, M, B)
+        correct += (pred == route_targets(labels[idx.cpu()], label_perms).to(dev)).sum(-1)
+    return (correct / inputs.n).cpu()
+
+
+def split_accuracy(acc: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean accuracy over trained and over untrained routes of each replica: two ``(R,)`` tensors.
+
+    Untrained is NaN for a replica with every route trained (K = M).
+    """
+    m = mask.expand_as(acc).to(acc.dtype)
+    tr = (acc * m).sum((1, 2)) / m.sum((1, 2))
+    nu = (1 - m).sum((1, 2))
+    un = torch.where(nu > 0, (acc * (1 - m)).sum((1, 2)) / nu.clamp(min=1), torch.full_like(tr, float("nan")))
+    return tr, un
+
+
+def transfer_threshold(k_frac, trained, untrained, margin: float = 0.05) -> float:
+    """Smallest ``K/M`` with ``untrained >= trained - margin`` (mean accuracies); NaN if none.
+
+    ``k_frac`` increasing; ``trained`` and ``untrained`` aligned with it (NaN untrained entries, K = M,
+    are skipped).
+    """
+    for k, tr, un in zip(map(float, k_frac), map(float, trained), map(float, untrained)):
+        if not math.isnan(un) and un >= tr - margin:
+            return k
+    return float("nan")
+
+
+def mean_se(x: torch.Tensor, dim: int = -1) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and standard error of the mean over ``dim`` (seeds)."""
+    n = x.shape[dim]
+    return x.mean(dim), (x.std(dim) / math.sqrt(n) if n > 1 else torch.zeros_like(x.mean(dim)))
+
+
+@dataclass
+class SweepResult:
+    """Accuracies of a sweep: ``trained``/``untrained`` ``(n_points, n_seeds)``; ``acc (P, S, M, M)``."""
+
+    points: list
+    seeds: list[int]
+    trained: torch.Tensor
+    untrained: torch.Tensor
+    acc: torch.Tensor
+    masks: torch.Tensor
+    history: History
+    net: RouteNet | None = None  # the trained replicas, in (point, seed) order
+
+
+def run_sweep(train_in: Domains, y_train: torch.Tensor, test_in: Domains, y_test: torch.Tensor,
+              label_perms: torch.Tensor, *, Ks, gains, seeds, hidden: int, nonlinearity: str = "linear",
+              device="cpu", desc: str = "sweep", **train_kw) -> SweepResult:
+    """Train one replica per (sweep point, seed) in a single batched model and evaluate every route.
+
+    ``Ks`` and ``gains`` are broadcast against each other (one of them may be a single value): the
+    sweep points are ``zip(Ks, gains)``. Replica ``(p, s)`` uses init seed and route-mask seed
+    ``seeds[s]`` (masks by :func:`gdln.transforms.trained_routes`).
+    """
+
+    Ks, gains, seeds = list(Ks), list(gains), list(seeds)
+    P = max(len(Ks), len(gains))
+    Ks = Ks * P if len(Ks) == 1 else Ks
+    gains = gains * P if len(gains) == 1 else gains
+    if len(Ks) != P or len(gains) != P:
+        raise ValueError(f"Ks ({len(Ks)}) and gains ({len(gains)}) must have equal lengths or length 1")
+    M, S = train_in.M, len(seeds)
+    masks = torch.stack([trained_routes(M, int(k), seed=s) for k in Ks for s in seeds])  # (P*S, M, M)
+    # each replica's initial weights depend only on its seed (and gain), not on the rest of the sweep:
+    # the same seed gives the same (gain-scaled) initial weights at every K (common random numbers)
+    nets = [init_routenet(M, train_in.d, hidden, int(label_perms.shape[1]), [float(gn)],
+                          generator=torch.Generator().manual_seed(int(s)), nonlinearity=nonlinearity,
+                          dtype=train_in.base.dtype, device=device) for gn in gains for s in seeds]
+    net = RouteNet(*(torch.cat([getattr(n, k) for n in nets]) for k in ("enc", "hid", "dec")),
+                   nonlinearity=nonlinearity)
+    if "lr" in train_kw and not isinstance(train_kw["lr"], (int, float)):  # one lr per sweep point
+        train_kw["lr"] = torch.tensor([float(v) for v in train_kw["lr"] for _ in seeds])
+    if torch.device(device).type != "cpu":  # keep the inputs on the accelerator
+        train_in, test_in = train_in.to(device), test_in.to(device)
+    hist = train(net, train_in, y_train, label_perms, masks, desc=desc, **train_kw)
+    acc = route_accuracy(net, test_in, y_test, label_perms)
+    tr, un = split_accuracy(acc, masks)
+    return SweepResult(points=list(zip(Ks, gains)), seeds=seeds, trained=tr.view(P, S), untrained=un.view(P, S),
+                       acc=acc.view(P, S, M, M), masks=masks.view(P, S, M, M), history=hist, net=net)

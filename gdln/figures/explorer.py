@@ -1,0 +1,148 @@
+"""An interactive explorer of the neural race (Sec. 4.2, Eqs. 13-17): sliders for M, K, sigma_0, P.
+
+:func:`race_figure` draws the reduced-ODE predictions for one setting (pure, testable);
+:func:`race_explorer` wraps it in ipywidgets so that moving a slider redraws at once in a live kernel.
+The widget is built with ``ipywidgets.interactive_output`` around an ``Output`` widget that already
+holds the figure for the initial values, so a notebook executed headless (papermill) stores that
+figure in its widget state and the static HTML shows it.
+
+What is drawn, for ``M`` domains with ``K`` trained outputs per input, initial singular value
+``sigma_0`` in every layer, and a block scheme with ``P`` routes per pathway (``sqrt(P) <= K``):
+
+- left: the hidden-layer singular value ``B2(t)`` of the largest data mode for three competitors
+  (:func:`gdln.sharing.race_rates`): a dedicated route pathway, the ``P`` block, and the fully
+  shared pathway. With ``K = M`` these are Eqs. 16-17 at ``P = 1``, ``P`` and ``M**2``.
+- right: the time for ``B2`` to rise half-way, against ``P``, for every allowed ``P`` (block schemes),
+  with the shared pathway marked: the race is won by the fastest, the most shared.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from gdln.figures.panels import block_size_ok
+from gdln.figures.style import PALETTE, figure
+from gdln.tasks.routing import routing_task, task_modes
+from gdln.theory.sharing import (
+    allowed_P,
+    block_size,
+    half_time,
+    integrate_pathways,
+    race_rates,
+)
+
+__all__ = ["race_curves", "race_figure", "race_explorer"]
+
+
+def _top_mode() -> tuple[float, float]:
+    """Largest singular value ``s`` and input variance ``d`` of one route of the Fig. 4c data set."""
+    m = task_modes(routing_task(1, 1))
+    return float(m.s[0]), float(m.d[0])
+
+
+#: Top mode of the hierarchical 4-item data set of Fig. 4c (``gdln.routing``): ``s = 3.40``, ``d = 1/4``.
+DEFAULT_S, DEFAULT_D = _top_mode()
+
+
+def _check(M, K, sigma0, P):
+    if isinstance(M, bool) or not isinstance(M, (int, np.integer)) or M < 1:
+        raise ValueError(f"M={M!r} is invalid; expected a positive integer")
+    if isinstance(K, bool) or not isinstance(K, (int, np.integer)) or not 1 <= K <= M:
+        raise ValueError(f"K={K!r} is invalid; expected an integer 1 <= K <= M={M}")
+    if not (isinstance(sigma0, (int, float, np.floating)) and 0 < sigma0 < 10):
+        raise ValueError(f"sigma0={sigma0!r} is invalid; expected a number in (0, 10)")
+    block_size(M, P)
+
+
+def race_curves(M: int, K: int, sigma0: float, P: int, *, S: float = DEFAULT_S, D: float = DEFAULT_D,
+                n_t: int = 4000) -> dict:
+    """The numbers behind :func:`race_figure`: times, ``B2`` curves and half-times.
+
+    Returns ``{"t", "labels", "B2" (n_t, 3), "t_half" (3,), "P_grid", "t_half_grid"}``; the
+    competitors are (dedicated, block P, shared), see :func:`gdln.sharing.race_rates`.
+    """
+    _check(M, K, sigma0, P)
+    s = block_size(M, P)
+    if s > K:
+        raise ValueError(f"P={P} needs sqrt(P)={s} <= K={K}: a block's routes must all be trained")
+    rates = race_rates(M, K, P)
+    # time scale of the slowest competitor (dedicated): ~ 1/(c S b0) with c = 1/(K M)
+    t_max = 4.0 * K * M / (S * sigma0) * (1.0 + np.log1p(1.0 / sigma0))
+    t = np.linspace(0.0, t_max, n_t)
+    tr = integrate_pathways([S], [D], list(rates.values()), sigma0, t=t, rtol=1e-7, atol=1e-10)
+    B2 = tr.B[:, :, 1, 0]
+    grid = [p for p in allowed_P(M) if int(round(p ** 0.5)) <= K]
+    grid_rates = [race_rates(M, K, p)["block"] for p in grid] + [rates["shared"]]
+    trg = integrate_pathways([S], [D], grid_rates, sigma0, t=t, rtol=1e-7, atol=1e-10)
+    return {"t": t, "labels": ("dedicated (P = 1)", f"block (P = {P})", f"shared (all {K * M} routes)"),
+            "B2": B2, "t_half": half_time(t, B2), "P_grid": np.array(grid + [K * M]),
+            "t_half_grid": half_time(t, trg.B[:, :, 1, 0])}
+
+
+def race_figure(M: int = 10, K: int = 10, sigma0: float = 0.2, P: int = 4, *, S: float = DEFAULT_S,
+                D: float = DEFAULT_D, footer: str | None = None):
+    """Figure of the reduced-ODE race for one setting (see the module docstring). Returns the figure."""
+    c = race_curves(M, K, sigma0, P, S=S, D=D)
+    fig, ax = figure(2, 1, width=9.5, height=3.6)
+    colours = (PALETTE["red"], PALETTE["orange"], PALETTE["blue"])
+    for q in range(3):
+        ax[0, 0].plot(c["t"], c["B2"][:, q], color=colours[q], label=c["labels"][q])
+        if np.isfinite(c["t_half"][q]):
+            ax[0, 0].axvline(c["t_half"][q], color=colours[q], lw=0.8, ls=":")
+    ax[0, 0].set_xlim(0, 2.5 * np.nanmax(c["t_half"]))
+    ax[0, 0].set_xlabel("training time t (units of tau)")
+    ax[0, 0].set_ylabel("hidden singular value B2 (top mode)")
+    ax[0, 0].set_title(f"M = {M}, K = {K}, sigma_0 = {sigma0:g}")
+    ax[0, 0].legend(loc="lower right")
+    pg, th = c["P_grid"], c["t_half_grid"]
+    ax[0, 1].loglog(pg[:-1], th[:-1], "o-", color=PALETTE["orange"], label="block schemes (all routes trained)")
+    ax[0, 1].loglog(pg[-1:], th[-1:], "s", ms=8, color=PALETTE["blue"], label="shared pathway")
+    ax[0, 1].set_xlabel("routes per hidden pathway P")
+    ax[0, 1].set_ylabel("time to half of final B2 (units of tau)")
+    sp = c["t_half"][0] / c["t_half"][2]
+    ax[0, 1].set_title(f"shared learns {sp:.3g}x faster than dedicated")
+    ax[0, 1].legend(loc="lower left")
+    if footer:
+        fig.text(0.005, 0.002, footer, fontsize=6.5, color=PALETTE["grey"], ha="left", va="bottom",
+                 family="monospace")
+    return fig
+
+
+def race_explorer(M: int = 10, K: int = 10, sigma0: float = 0.2, P: int = 4, *, S: float = DEFAULT_S,
+                  D: float = DEFAULT_D, M_range: Sequence[int] = (2, 20)):
+    """ipywidgets explorer: sliders for M, K, sigma_0 and a P menu (allowed values for M, sqrt(P) <= K).
+
+    Returns a ``VBox`` (controls over an ``Output``); the output holds the initial figure at once.
+    """
+    import ipywidgets as w
+    import matplotlib.pyplot as plt
+    from IPython.display import display
+
+    _check(M, K, sigma0, P)
+    mw = w.IntSlider(value=M, min=M_range[0], max=M_range[1], description="M")
+    kw = w.IntSlider(value=K, min=1, max=M, description="K")
+    sw = w.FloatLogSlider(value=sigma0, base=10, min=-3, max=0, step=0.05, description="sigma_0",
+                          readout_format=".3f")
+    pw = w.Dropdown(options=[p for p in allowed_P(M) if p <= K * K], value=P, description="P")
+
+    def _sync(*_):  # keep K <= M and P allowed for (M, K)
+        kw.max = mw.value
+        opts = [p for p in allowed_P(mw.value) if p <= kw.value ** 2]
+        keep = pw.value if pw.value in opts else opts[-1]
+        pw.options = opts
+        pw.value = keep
+
+    mw.observe(_sync, "value")
+    kw.observe(_sync, "value")
+
+    def _draw(M, K, sigma0, P):
+        if P is None or block_size_ok(M, P) is False or round(P ** 0.5) > K:
+            return
+        fig = race_figure(M, K, sigma0, P, S=S, D=D)
+        display(fig)
+        plt.close(fig)
+
+    out = w.interactive_output(_draw, {"M": mw, "K": kw, "sigma0": sw, "P": pw})
+    return w.VBox([w.HBox([mw, kw]), w.HBox([sw, pw]), out])

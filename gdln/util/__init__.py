@@ -1,0 +1,8 @@
+"""Layer 0, utilities: devices and seeded generators, random orthogonal draws, atomic file writes.
+
+May import: nothing from gdln.
+"""
+
+from gdln.util import device, files, version
+
+__all__ = ['device', 'files', 'version']
