@@ -10,6 +10,9 @@ ENV_STAMP := $(VENV)/.gdln-installed
 VENDOR_STAMP := book/_vendor/static/.complete
 # `make book CHAPTERS="framework xor"` builds a book of those chapters only (plus the plain pages)
 CHAPTERS ?=
+# `make book MODE=full DEVICE=cuda` executes the chapters at the paper's scale on a GPU
+MODE ?= quick
+DEVICE ?= auto
 
 .PHONY: all env vendor book run test chromium clean help
 all: book
@@ -34,7 +37,7 @@ $(VENDOR_STAMP): book/_vendor/fetch.py
 	touch $@
 
 book: env vendor
-	$(PY) -m gdln.book build $(CHAPTERS)
+	$(PY) -m gdln.book build --mode $(MODE) --device $(DEVICE) $(CHAPTERS)
 
 test: book
 	$(PY) -m pytest -q || { rc=$$?; [ $$rc -eq 5 ] && echo "pytest collected no tests" || exit $$rc; }

@@ -1,7 +1,7 @@
 """gdln's shape: every gdln import at module top, no import cycle, and layers that import only downward.
 
 The layers, lowest first (each subpackage's docstring says the same): util; core and data (side by
-side, neither imports the other); theory; tasks; engines; figures; book. A module may import its own
+side, neither imports the other); theory; tasks; engines; figures; book and sweep (side by side). A module may import its own
 subpackage and any lower layer, never a higher one or a sibling of its own rank.
 """
 
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 PKG = Path(__file__).resolve().parents[1] / "gdln"
-RANK = {"util": 0, "core": 1, "data": 1, "theory": 2, "tasks": 3, "engines": 4, "figures": 5, "book": 6}
+RANK = {"util": 0, "core": 1, "data": 1, "theory": 2, "tasks": 3, "engines": 4, "figures": 5, "book": 6, "sweep": 6}
 
 
 def _module_name(path: Path) -> str:
