@@ -1,0 +1,14 @@
+"""Layer 6 (beside :mod:`gdln.book`), sweeps at scale: one Section 5 sweep cut into shards and run as jobs.
+
+- :mod:`~gdln.sweep.spec`    a sweep as data (:class:`SweepSpec`), the single-process run, shard and gather
+- :mod:`~gdln.sweep.submit`  the shards as submitit jobs, on this machine (``local``) or a SLURM cluster
+- ``python -m gdln.sweep``   the command line (``--help``)
+
+May import: every layer below the book (util, core, data, theory, tasks, engines).
+"""
+
+from gdln.sweep import spec, submit
+from gdln.sweep.spec import SweepSpec, gather, load_result, run, save_result, shard
+from gdln.sweep.submit import run_sharded
+
+__all__ = ["spec", "submit", "SweepSpec", "gather", "load_result", "run", "save_result", "shard", "run_sharded"]
