@@ -4,7 +4,7 @@ The reference mirrors the structure of the authors' code: ``nn.ModuleList``s of 
 ``M`` decoders (``nn.Linear``, no bias) and a Python loop over encoders and, inside it, over decoders,
 so that every step computes all ``M^2`` routes; the loss is masked to the trained routes. Both train
 one network (one replica) with cross-entropy and SGD + momentum on MNIST-sized inputs (d = 784,
-hidden 128, 10 classes, batch 8 per step as in Table 1). The batched side is the step that
+hidden size 128, 10 classes, batch 8 per step as in Table 1). The batched side is the step that
 ``gdln.routenet.train`` takes (:func:`gdln.routenet.sgd_step`: hand-written backward pass, momentum
 accumulated in place).
 
@@ -30,11 +30,11 @@ from gdln.tasks.routing import trained_routes
 class LoopRouteNet(nn.Module):
     """One encoder / decoder module per domain, evaluated in Python loops (the authors' structure)."""
 
-    def __init__(self, M: int, d: int, hidden: int, n_out: int):
+    def __init__(self, M: int, d: int, n_h: int, n_out: int):
         super().__init__()
-        self.enc = nn.ModuleList(nn.Linear(d, hidden, bias=False) for _ in range(M))
-        self.hid = nn.Linear(hidden, hidden, bias=False)
-        self.dec = nn.ModuleList(nn.Linear(hidden, n_out, bias=False) for _ in range(M))
+        self.enc = nn.ModuleList(nn.Linear(d, n_h, bias=False) for _ in range(M))
+        self.hid = nn.Linear(n_h, n_h, bias=False)
+        self.dec = nn.ModuleList(nn.Linear(n_h, n_out, bias=False) for _ in range(M))
 
     def loss(self, xb, targets, mask):
         total, count = 0.0, 0
@@ -62,13 +62,13 @@ def _rate(step, seconds: float, min_steps: int = 3, repeats: int = 3) -> float:
     return best
 
 
-def bench(M: int, batch: int, seconds: float, d: int = 784, hidden: int = 128) -> tuple[float, float]:
+def bench(M: int, batch: int, seconds: float, d: int = 784, n_h: int = 128) -> tuple[float, float]:
     g = torch.Generator().manual_seed(0)
     x = torch.randn(M, batch, d, generator=g)
     targets = label_permutations(M, seed=0)[:, torch.randint(0, 10, (batch,), generator=g)]
     mask = trained_routes(M, max(1, M // 4), seed=0)
 
-    loop = LoopRouteNet(M, d, hidden, 10)
+    loop = LoopRouteNet(M, d, n_h, 10)
     opt = torch.optim.SGD(loop.parameters(), lr=1e-4, momentum=0.9)
 
     def loop_step():
@@ -76,7 +76,7 @@ def bench(M: int, batch: int, seconds: float, d: int = 784, hidden: int = 128) -
         loop.loss(x, targets, mask).backward()
         opt.step()
 
-    net = RN.init_routenet(M, d, hidden, 10, [1.0], generator=g)
+    net = RN.init_routenet(M, d, n_h, 10, [1.0], generator=g)
     bufs = [torch.zeros_like(p) for p in net.parameters()]
     lr = torch.tensor([1e-4])
 
@@ -95,7 +95,7 @@ def main() -> None:
     a = ap.parse_args()
     if a.threads:
         torch.set_num_threads(a.threads)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch {a.batch}, d=784, hidden=128")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch {a.batch}, d=784, n_h=128")
     print(f"{'M':>5} {'routes':>7} {'loop steps/s':>13} {'batched steps/s':>16} {'speed-up':>9}")
     for M in a.M:
         lo, ba = bench(M, a.batch, a.seconds)

@@ -9,8 +9,8 @@ from gdln.util.device import generator
 from gdln.engines.relu import classify_cell_types, init_relu, relu_forward, relu_gradient, relu_loss, train_relu
 
 
-def _net(replicas=(3, 2), n_hidden=7, sigma0=0.5, seed=0):
-    W1, W2 = init_relu(3, n_hidden, 2, sigma0, generator=generator(seed), replicas=replicas, dtype=torch.float64)
+def _net(replicas=(3, 2), n_h=7, sigma0=0.5, seed=0):
+    W1, W2 = init_relu(3, n_h, 2, sigma0, generator=generator(seed), replicas=replicas, dtype=torch.float64)
     g = generator(seed + 100)
     x = torch.randn(5, 3, generator=g, dtype=torch.float64)
     y = torch.randn(5, 2, generator=g, dtype=torch.float64)
@@ -92,7 +92,7 @@ def test_train_bad_inputs():
         train_relu(W1.float(), W2.float(), x, y, tau=1.0, dt=0.1, t_max=1.0)
     with pytest.raises(ValueError, match="sigma0"):
         init_relu(2, 3, 1, -1.0, generator=generator(0))
-    with pytest.raises(ValueError, match="n_hidden"):
+    with pytest.raises(ValueError, match="n_h"):
         init_relu(2, 0, 1, 1.0, generator=generator(0))
 
 

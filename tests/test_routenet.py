@@ -176,7 +176,7 @@ def test_shared_structure_transfers_on_a_small_task():
     x = centers[y] + torch.randn(n, d, dtype=torch.float64, generator=g)
     dom = RN.Domains(x, pixel_permutations(M, d, 1))
     lp = label_permutations(M, C, seed=2)
-    res = RN.run_sweep(dom, y, dom, y, lp, Ks=[3], gains=[0.1], seeds=[0], hidden=16, steps=150, lr=0.05,
+    res = RN.run_sweep(dom, y, dom, y, lp, Ks=[3], gains=[0.1], seeds=[0], n_h=16, steps=150, lr=0.05,
                        batch_size=50, loss="ce", progress=False)
     assert res.trained.min() > 0.95
     assert res.untrained.min() > 0.9
@@ -184,7 +184,7 @@ def test_shared_structure_transfers_on_a_small_task():
 
 def test_sweep_replica_depends_only_on_its_seed_and_point():
     dom, y, lp = _task()
-    kw = dict(hidden=6, steps=3, lr=0.05, batch_size=8, progress=False)
+    kw = dict(n_h=6, steps=3, lr=0.05, batch_size=8, progress=False)
     big = RN.run_sweep(dom, y, dom, y, lp, Ks=[1, 2], gains=[0.5], seeds=[0, 1], **kw)
     one = RN.run_sweep(dom, y, dom, y, lp, Ks=[2], gains=[0.5], seeds=[1], **kw)
     assert big.trained.shape == (2, 2) and big.acc.shape == (2, 2, 4, 4)

@@ -6,7 +6,9 @@ import pytest
 import torch
 
 from gdln.engines.routing import RoutingWeights, decoupled_routing_weights, from_graph_weights, init_routing_weights, route_outputs, routing_loss, routing_rhs, to_graph_weights, train_routing
-from gdln.tasks.routing import hierarchical_dataset, pathway_gates, routing_gated_data, routing_graph, routing_task, shared_branch_task, task_modes, trained_route_masks, trained_routes
+from gdln.core.graph import Path
+from gdln.core.statistics import path_statistics
+from gdln.tasks.routing import hierarchical_dataset, path_route, pathway_gates, predicted_path_statistics, routing_gated_data, routing_graph, routing_task, shared_branch_task, task_modes, trained_route_masks, trained_routes
 
 F64 = torch.float64
 
@@ -184,3 +186,30 @@ def test_shared_branch_task_path_counts():
     du.validate(gu)
     with pytest.raises(ValueError, match="P=0"):
         shared_branch_task(0)
+
+
+def test_path_route_maps_paths_to_routes():
+    g = routing_graph(4, 4, 3, 7)
+    routes = [path_route(p) for p in g.paths()]
+    assert sorted(routes) == [(i, j) for i in range(4) for j in range(4)]
+    for p, (i, j) in zip(g.paths(), routes):
+        assert p.edges == (f"W1_{i}", "W2", f"W3_{j}")
+    with pytest.raises(ValueError, match="not an input-output path"):
+        path_route(Path(("W2",), "h1", "h2"))
+
+
+@pytest.mark.parametrize("M,K,domain_inputs", [(7, 4, "shared"), (5, 2, "independent"), (3, 3, "shared")])
+def test_path_statistics_are_eqs_11_12(M, K, domain_inputs):
+    """Eqs. 11-12: the general path statistics of the routing data equal the closed forms."""
+    task = routing_task(M, K, seed=2, n_x=5, domain_inputs=domain_inputs)
+    st = path_statistics(routing_graph(M, task.n_x, 3, task.n_y), routing_gated_data(task))
+    yx, x = predicted_path_statistics(task, st.paths)
+    assert set(yx) == set(st.paths) and set(x) == set(st.x)
+    for p in st.paths:
+        i, j = path_route(p)
+        torch.testing.assert_close(st.yx[p], yx[p], rtol=0, atol=1e-14)
+        assert (yx[p].abs().max().item() > 0) == bool(task.trained[i, j])   # untrained paths: 0
+    for key, m in st.x.items():
+        torch.testing.assert_close(m, x[key], rtol=0, atol=1e-14)
+        if key[0] != key[1]:
+            assert x[key].abs().max().item() == 0.0                          # never active together

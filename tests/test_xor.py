@@ -118,7 +118,7 @@ def test_context_statistics_and_limits():
 
 
 def test_bad_inputs():
-    with pytest.raises(ValueError, match="hidden must be a positive integer"):
+    with pytest.raises(ValueError, match="n_h must be a positive integer"):
         xor_graph(0)
     with pytest.raises(ValueError, match="a0 must be a finite positive number"):
         xor_decoupled_init(0.0)

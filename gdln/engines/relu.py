@@ -39,15 +39,15 @@ def _check_positive(name: str, v) -> float:
     return float(v)
 
 
-def init_relu(n_in: int, n_hidden: int, n_out: int, sigma0: float, *, generator: torch.Generator,
+def init_relu(n_in: int, n_h: int, n_out: int, sigma0: float, *, generator: torch.Generator,
               replicas: Sequence[int] = (), dtype: torch.dtype = torch.float32) -> tuple[Tensor, Tensor]:
     """Small random weights: every entry of ``W1`` and ``W2`` i.i.d. ``N(0, sigma0^2)``.
 
     No fan-in scaling (Fig. 3 gives one ``sigma_0`` for all weights). Returns ``(W1, W2)`` with
-    shapes ``(*replicas, n_hidden, n_in)`` and ``(*replicas, n_out, n_hidden)`` on the generator's
+    shapes ``(*replicas, n_h, n_in)`` and ``(*replicas, n_out, n_h)`` on the generator's
     device.
     """
-    for name, v in (("n_in", n_in), ("n_hidden", n_hidden), ("n_out", n_out)):
+    for name, v in (("n_in", n_in), ("n_h", n_h), ("n_out", n_out)):
         _check_positive_int(name, v)
     if isinstance(sigma0, bool) or not isinstance(sigma0, (int, float)) or not math.isfinite(sigma0) or sigma0 < 0:
         raise ValueError(f"sigma0 must be a finite non-negative number, got {sigma0!r}")
@@ -55,8 +55,8 @@ def init_relu(n_in: int, n_hidden: int, n_out: int, sigma0: float, *, generator:
     if any(isinstance(r, bool) or not isinstance(r, int) or r <= 0 for r in replicas):
         raise ValueError(f"replicas must be a tuple of positive integers, got {replicas!r}")
     dev = generator.device
-    W1 = sigma0 * torch.randn(*replicas, n_hidden, n_in, generator=generator, dtype=dtype, device=dev)
-    W2 = sigma0 * torch.randn(*replicas, n_out, n_hidden, generator=generator, dtype=dtype, device=dev)
+    W1 = sigma0 * torch.randn(*replicas, n_h, n_in, generator=generator, dtype=dtype, device=dev)
+    W2 = sigma0 * torch.randn(*replicas, n_out, n_h, generator=generator, dtype=dtype, device=dev)
     return W1, W2
 
 

@@ -72,7 +72,7 @@ class RouteNet:
 
 
 
-def init_routenet(M: int, d: int, hidden: int, n_out: int, gains, *, generator: torch.Generator,
+def init_routenet(M: int, d: int, n_h: int, n_out: int, gains, *, generator: torch.Generator,
                   nonlinearity: str = "linear", dtype=torch.float32, device="cpu") -> RouteNet:
     """Xavier-uniform init with one gain per replica shared by all layers (authors' code).
 
@@ -90,8 +90,8 @@ def init_routenet(M: int, d: int, hidden: int, n_out: int, gains, *, generator: 
         w = torch.rand(shape, generator=generator, dtype=dtype, device=generator.device) * 2 - 1
         return (w * b.to(w.device)).to(device)
 
-    return RouteNet(enc=u((R, M, hidden, d), d, hidden), hid=u((R, hidden, hidden), hidden, hidden),
-                    dec=u((R, M, n_out, hidden), hidden, n_out), nonlinearity=nonlinearity)
+    return RouteNet(enc=u((R, M, n_h, d), d, n_h), hid=u((R, n_h, n_h), n_h, n_h),
+                    dec=u((R, M, n_out, n_h), n_h, n_out), nonlinearity=nonlinearity)
 
 
 def _act(x: torch.Tensor, nonlinearity: str) -> torch.Tensor:
@@ -374,7 +374,7 @@ class SweepResult:
 
 
 def run_sweep(train_in: Domains, y_train: torch.Tensor, test_in: Domains, y_test: torch.Tensor,
-              label_perms: torch.Tensor, *, Ks, gains, seeds, hidden: int, nonlinearity: str = "linear",
+              label_perms: torch.Tensor, *, Ks, gains, seeds, n_h: int, nonlinearity: str = "linear",
               device="cpu", desc: str = "sweep", **train_kw) -> SweepResult:
     """Train one replica per (sweep point, seed) in a single batched model and evaluate every route.
 
@@ -393,7 +393,7 @@ def run_sweep(train_in: Domains, y_train: torch.Tensor, test_in: Domains, y_test
     masks = torch.stack([trained_routes(M, int(k), seed=s) for k in Ks for s in seeds])  # (P*S, M, M)
     # each replica's initial weights depend only on its seed (and gain), not on the rest of the sweep:
     # the same seed gives the same (gain-scaled) initial weights at every K (common random numbers)
-    nets = [init_routenet(M, train_in.d, hidden, int(label_perms.shape[1]), [float(gn)],
+    nets = [init_routenet(M, train_in.d, n_h, int(label_perms.shape[1]), [float(gn)],
                           generator=torch.Generator().manual_seed(int(s)), nonlinearity=nonlinearity,
                           dtype=train_in.base.dtype, device=device) for gn in gains for s in seeds]
     net = RouteNet(*(torch.cat([getattr(n, k) for n in nets]) for k in ("enc", "hid", "dec")),

@@ -12,7 +12,8 @@ from typing import Any
 import matplotlib as mpl
 import matplotlib.pyplot as plt
 
-__all__ = ["PALETTE", "CYCLE", "ROLE", "CMAP_DIVERGING", "CMAP_SEQUENTIAL", "use_style", "figure", "stamp"]
+__all__ = ["PALETTE", "CYCLE", "ROLE", "CMAP_DIVERGING", "CMAP_SEQUENTIAL", "CMAP_SIMILARITY", "CMAP_OUTPUT",
+           "CMAP_TARGETS", "CMAP_MASK", "CMAP_CATEGORICAL", "use_style", "figure", "stamp"]
 
 #: Okabe-Ito palette (colour-blind safe), by name.
 PALETTE: dict[str, str] = {
@@ -25,6 +26,7 @@ PALETTE: dict[str, str] = {
     "yellow": "#F0E442",
     "black": "#000000",
     "grey": "#7F7F7F",
+    "white": "#FFFFFF",
 }
 #: The default colour cycle, in the order lines are drawn.
 CYCLE: list[str] = [PALETTE[k] for k in ("blue", "orange", "green", "red", "purple", "sky", "black", "yellow")]
@@ -42,6 +44,13 @@ ROLE: dict[str, str] = {
 #: Diverging and sequential colour maps that stay readable for colour-blind readers.
 CMAP_DIVERGING = "RdBu_r"
 CMAP_SEQUENTIAL = "viridis"
+#: Colour maps by role: similarity matrices (-1..1) and network outputs (symmetric) are diverging,
+#: non-negative targets and the trained-route mask are single-hue, pathway labels categorical.
+CMAP_SIMILARITY = CMAP_DIVERGING
+CMAP_OUTPUT = CMAP_DIVERGING
+CMAP_TARGETS = "Greys"
+CMAP_MASK = "Blues"
+CMAP_CATEGORICAL = "tab20"
 
 
 def use_style() -> None:

@@ -9,14 +9,15 @@ from typing import Sequence
 import torch
 from torch import Tensor
 
-from gdln.core.graph import Graph
+from gdln.core.graph import Graph, Path
 from gdln.core.network import GatedData
 from gdln.theory.sharing import n_pathways, sharing_assignment
 from gdln.util.device import resolve_device
 
 __all__ = ["sharing_gates", "block_task", "combined_gates", "DEFAULT_MAGNITUDES", "hierarchical_dataset",
     "trained_routes", "trained_route_masks", "RoutingTask", "routing_task", "TaskModes", "task_modes",
-    "pathway_gates", "routing_graph", "routing_gated_data", "shared_branch_task"]
+    "pathway_gates", "routing_graph", "path_route", "predicted_path_statistics", "routing_gated_data",
+    "shared_branch_task"]
 
 # ----------------------------------------------------------------------------------------------
 # trained P-sharing networks on the routing engine
@@ -256,6 +257,44 @@ def routing_graph(M: int, n_x: int, n_h: int, n_y: int):
     edges["W2"] = ("h1", "h2")
     edges.update({f"W3_{j}": ("h2", f"y{j}") for j in range(M)})
     return Graph(nodes, edges)
+
+
+def path_route(path: Path) -> tuple[int, int]:
+    """The route ``(i, j)`` (input domain ``i``, output domain ``j``) of a path ``x{i} -> h1 -> h2 -> y{j}``
+    of :func:`routing_graph`. Raises ``ValueError`` for a path that does not run from an input to an
+    output node of that graph."""
+    src, tgt = path.source, path.target
+    if not (src[:1] == "x" and src[1:].isdigit() and tgt[:1] == "y" and tgt[1:].isdigit()):
+        raise ValueError(f"path {path.name!r} ({src!r} -> {tgt!r}) is not an input-output path of routing_graph "
+                         "(expected 'x<i>' -> 'y<j>')")
+    return int(src[1:]), int(tgt[1:])
+
+
+def predicted_path_statistics(task: RoutingTask, paths: Sequence[Path]
+                              ) -> tuple[dict[Path, Tensor], dict[tuple[Path, Path], Tensor]]:
+    """Eqs. 11-12: the path statistics of :func:`routing_gated_data` on :func:`routing_graph`.
+
+    Returns ``(yx, x)``: ``yx[p] = T_ij / (KM) Sigma^yx_ij`` for the path ``p`` of route ``(i, j)``
+    (``Sigma^yx_ij = <y_j x_i^T>_items = U S V_i^T``), and ``x[(j, p)]`` for every pair of paths with
+    the same output node: ``T_ij / (KM) <x_i x_i^T>_items`` (``= V_i D V_i^T``) if ``j == p``, else 0,
+    since two routes are never active together. ``T`` is the trained pattern, ``KM`` the number of
+    trained routes.
+    """
+    if task.trained.dim() != 2:
+        raise ValueError("predicted_path_statistics needs a single (M, M) trained pattern")
+    KM = int(task.trained.sum())
+    if KM == 0:
+        raise ValueError("predicted_path_statistics needs at least one trained route (K >= 1)")
+    route = {p: path_route(p) for p in paths}
+    yx, x = {}, {}
+    for p, (i, j) in route.items():
+        w = float(task.trained[i, j]) / KM
+        yx[p] = w * (task.Y[j] @ task.X[i].T / task.n)
+        for q, (_, jq) in route.items():
+            if jq == j:
+                x[(q, p)] = (task.X[i] @ task.X[i].T / task.n) * w if q == p else torch.zeros(
+                    task.n_x, task.n_x, dtype=task.X.dtype, device=task.X.device)
+    return yx, x
 
 
 def routing_gated_data(task: RoutingTask):

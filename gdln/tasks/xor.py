@@ -53,10 +53,10 @@ XOR_S = math.sqrt(2) / XOR_P   # nonlinear singular value of one pathway (App. A
 XOR_D = 2 / XOR_P              # its input variance d = v^T Sigma^x v
 
 
-def _check_hidden(hidden) -> int:
-    if isinstance(hidden, bool) or not isinstance(hidden, int) or hidden <= 0:
-        raise ValueError(f"hidden must be a positive integer (neurons per hidden node), got {hidden!r}")
-    return hidden
+def _check_n_h(n_h) -> int:
+    if isinstance(n_h, bool) or not isinstance(n_h, int) or n_h <= 0:
+        raise ValueError(f"n_h must be a positive integer (neurons per hidden node), got {n_h!r}")
+    return n_h
 
 
 def xor_data(dtype: torch.dtype = torch.float64) -> tuple[Tensor, Tensor]:
@@ -65,10 +65,10 @@ def xor_data(dtype: torch.dtype = torch.float64) -> tuple[Tensor, Tensor]:
     return x, (x[:, 0] * x[:, 1])[:, None]
 
 
-def xor_graph(hidden: int = 1) -> Graph:
-    """The four-pathway GDLN of Fig. 3b: ``x (2) -> h_k (hidden) -> y (1)``, edges ``in_k``, ``out_k``."""
-    _check_hidden(hidden)
-    nodes = {"x": 2, **{f"h{k}": hidden for k in range(1, 5)}, "y": 1}
+def xor_graph(n_h: int = 1) -> Graph:
+    """The four-pathway GDLN of Fig. 3b: ``x (2) -> h_k (n_h) -> y (1)``, edges ``in_k``, ``out_k``."""
+    _check_n_h(n_h)
+    nodes = {"x": 2, **{f"h{k}": n_h for k in range(1, 5)}, "y": 1}
     edges = {}
     for k in range(1, 5):
         edges[f"in{k}"] = ("x", f"h{k}")
@@ -83,17 +83,17 @@ def xor_gated_data(dtype: torch.dtype = torch.float64) -> GatedData:
     return GatedData(x={"x": x}, y={"y": y}, node_gates=gates)
 
 
-def xor_decoupled_init(a0: float, hidden: int = 1, *, dtype: torch.dtype = torch.float64) -> Weights:
+def xor_decoupled_init(a0: float, n_h: int = 1, *, dtype: torch.dtype = torch.float64) -> Weights:
     """Balanced decoupled initial weights (Eq. 9) with effective singular value ``a0`` per pathway.
 
     ``W_in_k = sqrt(a0) r v_k^T`` and ``W_out_k = y_k sqrt(a0) r^T`` with ``v_k = x_k/sqrt(2)`` and
     ``r = e_1`` in the hidden node, so that ``W_out_k W_in_k = a0 y_k v_k^T``.
     """
-    _check_hidden(hidden)
+    _check_n_h(n_h)
     if isinstance(a0, bool) or not isinstance(a0, (int, float)) or not (0 < a0 < math.inf):
         raise ValueError(f"a0 must be a finite positive number, got {a0!r}")
     x, y = xor_data(dtype)
-    r = torch.zeros(hidden, 1, dtype=dtype)
+    r = torch.zeros(n_h, 1, dtype=dtype)
     r[0, 0] = 1.0
     b = math.sqrt(a0)
     W: Weights = {}
@@ -193,22 +193,22 @@ def relu_kappa(n_points: int = 2 ** 20) -> float:
     return float((m ** 2).mean())
 
 
-def expected_relu_a0(n_hidden: int, sigma0: float) -> float:
+def expected_relu_a0(n_h: int, sigma0: float) -> float:
     """``E[a0_k] = N_h kappa sigma_0^2 / 4``: the expected initial pathway strength of Fig. 3c's ReLU
     networks (each unit ends in one of four pathways with probability 1/4)."""
-    _check_hidden(n_hidden)
+    _check_n_h(n_h)
     if not (sigma0 > 0):
         raise ValueError(f"sigma0 must be positive, got {sigma0!r}")
-    return n_hidden * relu_kappa() * sigma0 ** 2 / 4
+    return n_h * relu_kappa() * sigma0 ** 2 / 4
 
 
-def relu_a0_samples(n_hidden: int, n_networks: int, *, generator: torch.Generator) -> Tensor:
+def relu_a0_samples(n_h: int, n_networks: int, *, generator: torch.Generator) -> Tensor:
     """Per-pathway ``a0_k / sigma_0^2`` for ``n_networks`` random networks (``(n_networks, 4)``): the
     finite-``N_h`` spread that the theory predicts (drawn from the initial distribution only; no
     training)."""
-    _check_hidden(n_hidden)
-    W1 = torch.randn(n_networks, n_hidden, 2, generator=generator, dtype=torch.float64)
-    W2 = torch.randn(n_networks, 1, n_hidden, generator=generator, dtype=torch.float64)
+    _check_n_h(n_h)
+    W1 = torch.randn(n_networks, n_h, 2, generator=generator, dtype=torch.float64)
+    W2 = torch.randn(n_networks, 1, n_h, generator=generator, dtype=torch.float64)
     return relu_effective_a0(W1, W2)
 
 
@@ -250,16 +250,16 @@ def context_data(n: int, *, generator: torch.Generator, dtype: torch.dtype = tor
     return x, y, c
 
 
-def context_dln_graph(hidden: int = 4) -> Graph:
-    """One always-on pathway ``x (2) -> h (hidden) -> y (1)``: a deep linear network (App. A.2)."""
-    _check_hidden(hidden)
-    return Graph({"x": 2, "h": hidden, "y": 1}, {"W1": ("x", "h"), "W2": ("h", "y")})
+def context_dln_graph(n_h: int = 4) -> Graph:
+    """One always-on pathway ``x (2) -> h (n_h) -> y (1)``: a deep linear network (App. A.2)."""
+    _check_n_h(n_h)
+    return Graph({"x": 2, "h": n_h, "y": 1}, {"W1": ("x", "h"), "W2": ("h", "y")})
 
 
-def context_gdln_graph(hidden: int = 4) -> Graph:
+def context_gdln_graph(n_h: int = 4) -> Graph:
     """Two pathways ``x -> h_c -> y``, one per context (App. A.2)."""
-    _check_hidden(hidden)
-    return Graph({"x": 2, "h1": hidden, "h2": hidden, "y": 1},
+    _check_n_h(n_h)
+    return Graph({"x": 2, "h1": n_h, "h2": n_h, "y": 1},
                  {"W1a": ("x", "h1"), "W2a": ("h1", "y"), "W1b": ("x", "h2"), "W2b": ("h2", "y")})
 
 
