@@ -33,8 +33,9 @@ from gdln.core.graph import Graph, Path
 from gdln.core.integrate import check_times, gd_schedule, ode_samples
 from gdln.core.network import GatedData, Weights
 from gdln.core.statistics import PathStatistics
+from gdln.util.random import haar_orthonormal
 
-__all__ = ["Diagonalization", "edge_modes", "random_orthogonal", "diagonalize", "node_bases",
+__all__ = ["Diagonalization", "edge_modes", "diagonalize", "node_bases",
     "decoupled_init", "modes_of", "reduced_rhs", "reduced_loss", "ReducedTrajectory", "integrate_reduced",
     "diagonalizable_data"]
 
@@ -57,12 +58,6 @@ class Diagonalization:
 def edge_modes(graph: Graph, e: str) -> int:
     """``r_e = min(|t(e)|, |s(e)|)``: the number of diagonal entries of ``B_e``."""
     return min(graph.shape(e))
-
-
-def random_orthogonal(n: int, *, generator: torch.Generator, dtype: torch.dtype = torch.float64) -> Tensor:
-    """A Haar-random ``n x n`` orthogonal matrix (QR of a Gaussian matrix with sign fix)."""
-    q, r = torch.linalg.qr(torch.randn(n, n, generator=generator, dtype=torch.float64))
-    return (q * torch.sign(torch.diagonal(r))).to(dtype)
 
 
 # --------------------------------------------------------------------------- Eqs. 7-8
@@ -236,7 +231,7 @@ def node_bases(graph: Graph, diag: Diagonalization, *, generator: torch.Generato
         elif hidden is not None and v in hidden:
             R[v] = hidden[v].to(dtype)
         elif generator is not None:
-            R[v] = random_orthogonal(graph.nodes[v], generator=generator, dtype=dtype)
+            R[v] = haar_orthonormal(graph.nodes[v], graph.nodes[v], generator=generator, dtype=dtype)
         else:
             R[v] = torch.eye(graph.nodes[v], dtype=dtype)
     return R
@@ -493,8 +488,8 @@ def diagonalizable_data(graph: Graph, n: int, *, generator: torch.Generator, n_m
     if n < m:
         raise ValueError(f"n={n} examples cannot populate n_modes={m} modes")
     k = torch.arange(n) % m
-    U = {v: random_orthogonal(graph.nodes[v], generator=generator, dtype=dtype) for v in graph.outputs}
-    V = {v: random_orthogonal(graph.nodes[v], generator=generator, dtype=dtype) for v in graph.inputs}
+    U = {v: haar_orthonormal(graph.nodes[v], graph.nodes[v], generator=generator, dtype=dtype) for v in graph.outputs}
+    V = {v: haar_orthonormal(graph.nodes[v], graph.nodes[v], generator=generator, dtype=dtype) for v in graph.inputs}
     x = {v: (0.5 + torch.rand(n, generator=generator, dtype=dtype))[:, None] * V[v][:, k].T for v in graph.inputs}
     strength = torch.arange(m, 0, -1, dtype=dtype)  # mode 0 strongest: distinct singular values
     y = {}

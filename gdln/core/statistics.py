@@ -22,6 +22,7 @@ from torch import Tensor
 
 from gdln.core.graph import Graph, Path
 from gdln.core.network import GatedData, Weights, path_weight
+from gdln.util.random import haar_orthonormal
 
 __all__ = ["PathStatistics", "path_gates", "path_statistics", "loss_from_statistics", "same_statistics_data"]
 
@@ -145,8 +146,7 @@ def same_statistics_data(data: GatedData, *, generator: torch.Generator) -> Gate
         m = len(idx)
         if m < 2:
             continue
-        q, r = torch.linalg.qr(torch.randn(m, m, generator=generator, dtype=torch.float64))
-        q = (q * torch.sign(torch.diagonal(r))).to(data.dtype)
+        q = haar_orthonormal(m, m, generator=generator, dtype=data.dtype)
         ii = torch.tensor(idx)
         for d_in, d_out in ((data.x, xs), (data.y, ys)):
             for v, a in d_in.items():

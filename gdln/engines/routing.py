@@ -54,6 +54,7 @@ from scipy.integrate import solve_ivp
 from torch import Tensor
 
 from gdln.tasks.routing import RoutingTask, task_modes
+from gdln.util.random import haar_orthonormal
 
 __all__ = ["RoutingWeights", "init_routing_weights", "decoupled_routing_weights", "route_outputs",
     "routing_loss", "routing_rhs", "RoutingRun", "train_routing", "integrate_routing_flow",
@@ -107,11 +108,7 @@ def _random_blocks(shape: tuple[int, ...], rows: int, cols: int, scheme: str, ge
         std = math.sqrt(2.0 / (rows + cols))
         return torch.randn(*shape, rows, cols, generator=generator, dtype=torch.float64, device=dev).mul_(std).to(dtype)
     if scheme == "orthogonal":
-        a = torch.randn(*shape, max(rows, cols), min(rows, cols), generator=generator, dtype=torch.float64, device=dev)
-        q, r = torch.linalg.qr(a)
-        q = q * torch.sign(torch.diagonal(r, dim1=-2, dim2=-1)).unsqueeze(-2)
-        q = q if rows >= cols else q.transpose(-1, -2)
-        return q.to(dtype)
+        return haar_orthonormal(rows, cols, generator=generator, batch=shape, dtype=dtype)
     raise ValueError(f"scheme={scheme!r} is invalid; expected 'xavier' or 'orthogonal'")
 
 

@@ -13,6 +13,7 @@ from gdln.core.graph import Graph, Path
 from gdln.core.network import GatedData
 from gdln.theory.sharing import n_pathways, sharing_assignment
 from gdln.util.device import resolve_device
+from gdln.util.random import haar_orthonormal
 
 __all__ = ["sharing_gates", "block_task", "combined_gates", "DEFAULT_MAGNITUDES", "hierarchical_dataset",
     "trained_routes", "trained_route_masks", "RoutingTask", "routing_task", "TaskModes", "task_modes",
@@ -63,16 +64,6 @@ def combined_gates(M: int, *, dtype=torch.float32) -> torch.Tensor:
 DEFAULT_MAGNITUDES: tuple[float, float, float] = (6.0, 4.0, 3.0)
 
 
-def _orthonormal(rows: int, cols: int, generator: torch.Generator, dtype=torch.float64) -> Tensor:
-    """A random ``rows x cols`` matrix with orthonormal columns (rows >= cols) or rows (rows < cols)."""
-    a = torch.randn(max(rows, cols), min(rows, cols), generator=generator, dtype=torch.float64,
-                    device=generator.device)
-    q, r = torch.linalg.qr(a)
-    q = q * torch.sign(torch.diagonal(r)).unsqueeze(0)  # Haar measure
-    q = q if rows >= cols else q.T
-    return q.to(dtype)
-
-
 def hierarchical_dataset(seed: int = 0, *, n_x: int = 4,
                          magnitudes: Sequence[float] = DEFAULT_MAGNITUDES,
                          dtype: torch.dtype = torch.float64) -> tuple[Tensor, Tensor]:
@@ -94,7 +85,7 @@ def hierarchical_dataset(seed: int = 0, *, n_x: int = 4,
     Y[2, 2:] = b
     Y[3:] = l * torch.eye(4, dtype=torch.float64)
     g = torch.Generator().manual_seed(int(seed))
-    X = _orthonormal(n_x, 4, g)
+    X = haar_orthonormal(n_x, 4, generator=g)
     return X.to(dtype), Y.to(dtype)
 
 
@@ -178,7 +169,7 @@ def routing_task(M: int, K: int, *, seed: int = 0, n_x: int = 4,
         X = X0.unsqueeze(0).repeat(M, 1, 1)
     else:
         g = torch.Generator().manual_seed(int(seed) + 7919)
-        X = torch.stack([_orthonormal(n_x, 4, g) for _ in range(M)])
+        X = torch.stack([haar_orthonormal(n_x, 4, generator=g) for _ in range(M)])
     Y = Y0.unsqueeze(0).repeat(M, 1, 1)
     dev = resolve_device(device)
     return RoutingTask(X.to(dtype=dtype, device=dev), Y.to(dtype=dtype, device=dev),
@@ -338,7 +329,7 @@ def shared_branch_task(P: int, *, shared: bool = True, seed: int = 0, strengths=
     if not isinstance(P, int) or P < 1:
         raise ValueError(f"P={P!r} is invalid; expected a positive integer (number of branches)")
     F64 = torch.float64
-    X = _orthonormal(3, 3, torch.Generator().manual_seed(int(seed)))
+    X = haar_orthonormal(3, 3, generator=torch.Generator().manual_seed(int(seed)))
     Y = torch.diag(torch.tensor([float(v) for v in strengths], dtype=F64))
     nodes = {f"x{k}": 3 for k in range(P)}
     nodes.update({"h": 5} if shared else {f"h{k}": 5 for k in range(P)})

@@ -3,6 +3,6 @@
 May import: nothing from gdln.
 """
 
-from gdln.util import device, files, version
+from gdln.util import device, files, random, version
 
-__all__ = ['device', 'files', 'version']
+__all__ = ["device", "files", "random", "version"]
