@@ -2,7 +2,8 @@
 
 - :mod:`~gdln.book.claims`      the claims manifest each chapter writes
 - :mod:`~gdln.book.provenance`  where a result came from (code hash, parameters, device, time)
-- :mod:`~gdln.book.parameters`  validation of a chapter's parameters
+- :mod:`~gdln.book.parameters`  named validators of a chapter's parameters, read statically from its source
+- :mod:`~gdln.book.chapter`     a chapter's preamble in one call (:class:`Chapter`)
 - :mod:`~gdln.book.runner`      execute chapters (jupytext + papermill, cached) and build the HTML
 - :mod:`~gdln.book.report`      the Reproduction report page
 - :mod:`~gdln.book.cli`         ``python -m gdln.book list|run|build``
@@ -10,15 +11,20 @@
 May import: every layer below.
 """
 
-from gdln.book import claims, cli, parameters, provenance, report, runner, site
+from gdln.book import chapter, claims, cli, parameters, provenance, report, runner, site
+from gdln.book.chapter import Chapter
 from gdln.book.claims import Claims
 from gdln.book.cli import main
+from gdln.book.parameters import (Validator, at_least, check_values, declared_validators, device_name, in_range,
+                                  non_negative_int, one_of, optional, positive)
 from gdln.book.provenance import Provenance
 from gdln.book.report import report_markdown
 from gdln.book.runner import (ChapterError, cache_key, chapters, check_chapter_parameters, execute, parse_value,
                               read_record, run, select, toc_pages)
 from gdln.book.site import render, stage
 
-__all__ = ["claims", "cli", "parameters", "provenance", "report", "runner", "site", "Claims", "Provenance", "main",
+__all__ = ["chapter", "claims", "cli", "parameters", "provenance", "report", "runner", "site", "Chapter", "Claims",
+           "Provenance", "main", "Validator", "at_least", "check_values", "declared_validators", "device_name",
+           "in_range", "non_negative_int", "one_of", "optional", "positive",
            "report_markdown", "ChapterError", "cache_key", "chapters", "check_chapter_parameters", "execute",
            "parse_value", "read_record", "run", "select", "toc_pages", "render", "stage"]

@@ -1,28 +1,286 @@
-"""Validation of a chapter's papermill parameters (mode, seed, device, and chapter extras)."""
+"""Validation of a chapter's papermill parameters: named, reusable validators.
+
+A chapter declares its parameters in one call (:class:`gdln.book.chapter.Chapter`), pairing every
+value with a validator::
+
+    ch = Chapter("xor", mode, seed, device, n_relu=(n_relu, at_least(1)), tau=(tau, positive()))
+
+Every validator rejects booleans (``True`` is not a count), non-finite floats and values of the
+wrong type, and raises ``ValueError(f"parameter {name}={value!r} is invalid; expected {what}")``.
+A bound may name another parameter (``at_least(1, at_most="M")``): it is then read from the other
+values checked together with it.
+
+:func:`declared_validators` reads the validators of a chapter *statically*, from the source text of
+``book/<name>.md`` (no kernel, nothing executed but the validator expressions themselves, evaluated
+in a namespace that holds only the validators), so that the command line can reject a bad value
+before a kernel starts; :func:`check_values` then checks a dict of values against them.
+"""
 
 from __future__ import annotations
 
+import ast
+import math
+import numbers
+import re
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from gdln.book.claims import MODES
 from gdln.util.device import DEVICES
 
-__all__ = ["check_parameters"]
+__all__ = ["Validator", "at_least", "non_negative_int", "positive", "in_range", "one_of", "optional",
+           "device_name", "MODE", "SEED", "DEVICE", "VALIDATORS", "check_values", "declared_validators",
+           "check_parameters"]
 
+class Validator:
+    """A named test of one parameter value.
 
-def check_parameters(mode: Any, seed: Any, device: Any, **extra: Any) -> None:
-    """Raise ``ValueError`` naming the offending parameter, its value and what was expected.
-
-    ``extra`` maps a parameter name to ``(value, predicate, expectation)``, e.g.
-    ``n_seeds=(n_seeds, lambda v: isinstance(v, int) and v > 0, "a positive integer")``.
+    ``test(value, values)`` returns whether ``value`` is valid (``values``: every parameter checked
+    together with it, for bounds that name another parameter); ``what`` completes the sentence
+    "expected ..." (it may contain ``{M}``-style fields, filled from ``values``).
     """
-    if mode not in MODES:
-        raise ValueError(f"parameter mode={mode!r} is invalid; expected one of {MODES}")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"parameter seed={seed!r} is invalid; expected a non-negative integer")
-    if not isinstance(device, str) or not (device in DEVICES or device.startswith("cuda:")):
-        raise ValueError(f"parameter device={device!r} is invalid; expected one of {DEVICES} or 'cuda:N'")
-    for name, spec in extra.items():
-        value, predicate, expectation = spec
-        if not predicate(value):
-            raise ValueError(f"parameter {name}={value!r} is invalid; expected {expectation}")
+
+    def __init__(self, what: str, test: Callable[[Any, Mapping[str, Any]], bool], expr: str):
+        self.what, self._test, self.expr = what, test, expr
+
+    def expected(self, values: Mapping[str, Any] | None = None) -> str:
+        """What a valid value looks like, with bounds that name other parameters filled in."""
+        values = values or {}
+        return re.sub(r"\{(\w+)\}", lambda m: f"{m.group(1)}={values[m.group(1)]!r}" if m.group(1) in values
+                      else m.group(1), self.what)
+
+    def check(self, name: str, value: Any, values: Mapping[str, Any] | None = None) -> Any:
+        """Return ``value`` if valid, else raise ``ValueError`` naming ``name``, ``value`` and what was expected."""
+        values = values or {}
+        try:
+            ok = bool(self._test(value, values))
+        except (TypeError, ValueError, KeyError):
+            ok = False
+        if not ok:
+            raise ValueError(f"parameter {name}={value!r} is invalid; expected {self.expected(values)}")
+        return value
+
+    __call__ = check
+
+    def __repr__(self) -> str:
+        return self.expr
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Validator) and other.expr == self.expr
+
+    def __hash__(self) -> int:
+        return hash(self.expr)
+
+
+# ---------------------------------------------------------------- building blocks
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _bound(b: Any, values: Mapping[str, Any]) -> Any:
+    """A bound's value: the number itself, or the value of the parameter it names."""
+    if isinstance(b, str):
+        v = values[b]  # KeyError (-> invalid) when the named parameter is not there
+        if not _is_number(v):
+            raise ValueError(b)
+        return v
+    return b
+
+
+def _text(b: Any) -> str:
+    return f"{{{b}}}" if isinstance(b, str) else repr(b)
+
+
+def _args(*args: Any, **kwargs: Any) -> str:
+    return ", ".join([repr(a) for a in args] + [f"{k}={v!r}" for k, v in kwargs.items() if v is not None])
+
+
+def _check_bound(b: Any, name: str) -> None:
+    if b is not None and not isinstance(b, str) and not _is_number(b):
+        raise TypeError(f"{name} must be a finite number or the name of another parameter, got {b!r}")
+
+
+# ---------------------------------------------------------------- the validators
+
+def at_least(n: int, *, at_most: float | str | None = None, below: float | str | None = None) -> Validator:
+    """An integer ``>= n`` (and ``<= at_most`` / ``< below`` when given; a bound may name another parameter)."""
+    if not _is_int(n):
+        raise TypeError(f"at_least needs an integer, got {n!r}")
+    _check_bound(at_most, "at_most")
+    _check_bound(below, "below")
+    if at_most is not None and below is not None:
+        raise TypeError("give at_most or below, not both")
+    if at_most is not None:
+        what = f"an integer in [{n}, {_text(at_most)}]"
+    elif below is not None:
+        what = f"an integer with {n} <= value < {_text(below)}"
+    else:
+        what = f"an integer >= {n}"
+
+    def test(v: Any, values: Mapping[str, Any]) -> bool:
+        return (_is_int(v) and v >= n and (at_most is None or v <= _bound(at_most, values))
+                and (below is None or v < _bound(below, values)))
+
+    return Validator(what, test, f"at_least({_args(n, at_most=at_most, below=below)})")
+
+
+def non_negative_int() -> Validator:
+    """An integer ``>= 0``."""
+    return Validator("a non-negative integer", lambda v, _: _is_int(v) and v >= 0, "non_negative_int()")
+
+
+def positive(*, at_most: float | str | None = None, below: float | str | None = None) -> Validator:
+    """A finite number ``> 0`` (int or float; ``<= at_most`` / ``< below`` when given)."""
+    _check_bound(at_most, "at_most")
+    _check_bound(below, "below")
+    if at_most is not None and below is not None:
+        raise TypeError("give at_most or below, not both")
+    what = ("a positive number" + (f" <= {_text(at_most)}" if at_most is not None else "")
+            + (f" < {_text(below)}" if below is not None else ""))
+
+    def test(v: Any, values: Mapping[str, Any]) -> bool:
+        return (_is_number(v) and v > 0 and (at_most is None or v <= _bound(at_most, values))
+                and (below is None or v < _bound(below, values)))
+
+    return Validator(what, test, f"positive({_args(at_most=at_most, below=below)})")
+
+
+def in_range(lo: float | str, hi: float | str) -> Validator:
+    """A finite number (int or float) in the closed interval ``[lo, hi]``."""
+    _check_bound(lo, "lo")
+    _check_bound(hi, "hi")
+    if lo is None or hi is None:
+        raise TypeError("in_range needs both bounds")
+
+    def test(v: Any, values: Mapping[str, Any]) -> bool:
+        return _is_number(v) and _bound(lo, values) <= v <= _bound(hi, values)
+
+    return Validator(f"a number in [{_text(lo)}, {_text(hi)}]", test, f"in_range({_args(lo, hi)})")
+
+
+def one_of(*choices: Any) -> Validator:
+    """One of ``choices`` (compared by type and value: ``one_of(1, 2)`` rejects ``True`` and ``1.0``)."""
+    if not choices:
+        raise TypeError("one_of needs at least one choice")
+
+    def test(v: Any, _: Mapping[str, Any]) -> bool:
+        return any(type(v) is type(c) and v == c for c in choices)
+
+    return Validator(f"one of {choices!r}", test, f"one_of({_args(*choices)})")
+
+
+def optional(validator: Validator) -> Validator:
+    """``None`` (the chapter then picks a default) or a value that ``validator`` accepts."""
+    if not isinstance(validator, Validator):
+        raise TypeError(f"optional needs a validator, got {validator!r}")
+    return Validator(f"None or {validator.what}", lambda v, values: v is None or validator._test(v, values),
+                     f"optional({validator.expr})")
+
+
+def device_name() -> Validator:
+    """A torch device name: ``'auto'``, ``'cpu'``, ``'cuda'`` or ``'cuda:N'``."""
+    return Validator(f"one of {DEVICES} or 'cuda:N'",
+                     lambda v, _: isinstance(v, str) and (v in DEVICES or re.fullmatch(r"cuda:\d+", v) is not None),
+                     "device_name()")
+
+
+#: The three parameters every chapter has.
+MODE, SEED, DEVICE = one_of(*MODES), non_negative_int(), device_name()
+
+#: Everything a chapter's validator expression may use (and nothing else).
+VALIDATORS: dict[str, Callable[..., Validator]] = {
+    f.__name__: f for f in (at_least, non_negative_int, positive, in_range, one_of, optional, device_name)}
+
+
+# ---------------------------------------------------------------- checking
+
+def check_values(values: Mapping[str, Any], validators: Mapping[str, Validator]) -> None:
+    """Check every value that has a validator (in the order of ``validators``); raise the first ``ValueError``.
+
+    A value without a validator is not checked here (the runner decides whether a chapter has that
+    parameter); bounds that name another parameter read it from ``values``.
+    """
+    for name, validator in validators.items():
+        if name in values:
+            validator.check(name, values[name], values)
+
+
+def check_parameters(mode: Any, seed: Any, device: Any, **extra: tuple[Any, Validator]) -> None:
+    """``check_values`` for mode, seed, device and ``name=(value, validator)`` pairs."""
+    values = {"mode": mode, "seed": seed, "device": device, **{k: v for k, (v, _) in extra.items()}}
+    check_values(values, {"mode": MODE, "seed": SEED, "device": DEVICE,
+                          **{k: validator for k, (_, validator) in extra.items()}})
+
+
+# ---------------------------------------------------------------- static reading of a chapter
+
+_FENCE = re.compile(r"^(`{3,}|~{3,})\{code-cell\}[^\n]*\n(.*?)^\1[ \t]*$", re.M | re.S)
+
+
+def _code_cells(source: str) -> list[str]:
+    """The code of every ``{code-cell}`` of a MyST markdown chapter (cell options stripped)."""
+    cells = []
+    for match in _FENCE.finditer(source):
+        body = match.group(2)
+        lines = body.split("\n")
+        if lines and lines[0].strip() == "---":  # a YAML block of cell options
+            end = next((i for i in range(1, len(lines)) if lines[i].strip() == "---"), 0)
+            lines = lines[end + 1:]
+        else:
+            while lines and re.match(r"^:\w[\w-]*:", lines[0]):  # short-form ``:tags: [...]`` options
+                lines = lines[1:]
+        cells.append("\n".join(lines))
+    return cells
+
+
+def _is_chapter_call(node: ast.AST) -> bool:
+    if not isinstance(node, ast.Call):
+        return False
+    f = node.func
+    return (isinstance(f, ast.Name) and f.id == "Chapter") or (isinstance(f, ast.Attribute) and f.attr == "Chapter")
+
+
+def _evaluate(node: ast.expr, name: str) -> Validator:
+    # validator expressions are literal calls (at_least(1), positive(at_most=0.1)): evaluate them in a
+    # namespace that holds the validators only, with no builtins
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Name) and sub.id not in VALIDATORS:
+            raise ValueError(f"the validator of parameter {name!r} uses {sub.id!r}; only literal arguments "
+                             f"and the validators {sorted(VALIDATORS)} are allowed")
+        if isinstance(sub, ast.Attribute):
+            raise ValueError(f"the validator of parameter {name!r} uses an attribute ({ast.unparse(sub)})")
+    value = eval(compile(ast.Expression(node), f"<validator of {name}>", "eval"),  # noqa: S307 (restricted)
+                 {"__builtins__": {}}, dict(VALIDATORS))
+    if not isinstance(value, Validator):
+        raise ValueError(f"the validator of parameter {name!r} is not a validator: {ast.unparse(node)}")
+    return value
+
+
+def declared_validators(source: str) -> dict[str, Validator]:
+    """Name -> validator for every parameter of the chapter whose MyST source text is ``source``.
+
+    Finds the ``Chapter(...)`` call in the chapter's code cells (with :mod:`ast`; nothing is run),
+    returns ``mode``, ``seed`` and ``device`` (always validated the same way) and every keyword
+    argument written ``name=(value, validator)``, its validator expression evaluated with only the
+    validators in scope. Raises ``ValueError`` when there is no such call, or more than one.
+    """
+    calls = []
+    for code in _code_cells(source):
+        try:
+            tree = ast.parse(code)
+        except SyntaxError:  # e.g. a cell with IPython magics: it cannot hold the preamble
+            continue
+        calls += [n for n in ast.walk(tree) if _is_chapter_call(n)]
+    if len(calls) != 1:
+        raise ValueError(f"expected one Chapter(...) call in the chapter's code cells, found {len(calls)}")
+    out: dict[str, Validator] = {"mode": MODE, "seed": SEED, "device": DEVICE}
+    for kw in calls[0].keywords:
+        if kw.arg is None or not (isinstance(kw.value, ast.Tuple) and len(kw.value.elts) == 2):
+            continue  # a Chapter option (replicas=..., threads=...), not a parameter
+        out[kw.arg] = _evaluate(kw.value.elts[1], kw.arg)
+    return out

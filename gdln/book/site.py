@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import filecmp
+import json
 import shutil
 import subprocess
 import sys
@@ -14,7 +15,7 @@ from typing import Any
 import yaml
 
 from gdln.book.provenance import build_dir
-from gdln.book.report import report_markdown
+from gdln.book.report import MARGINS_FIGURE, margins_svg, report_markdown
 from gdln.book.runner import (
     REPORT,
     REPORT_MARKER,
@@ -26,7 +27,7 @@ from gdln.book.runner import (
 )
 from gdln.util.files import REPO_ROOT, atomic_write_text
 
-__all__ = ["stage", "render"]
+__all__ = ["HIDDEN_TAGS", "hide_parameters", "stage", "render"]
 
 
 def _sync(src: Path, dst: Path) -> None:
@@ -52,6 +53,21 @@ def _keep(entry: Any, keep: set[str]) -> Any:
     return entry
 
 
+#: Cells removed from the HTML (they stay in the executed notebook): the chapter's parameters cell and
+#: the cell papermill injects with the values of the run; the "Run this chapter" box names those values.
+HIDDEN_TAGS = ("parameters", "injected-parameters")
+
+
+def hide_parameters(notebook: Path) -> str:
+    """The executed notebook's JSON with its parameter cells tagged ``remove-cell`` for Jupyter Book."""
+    nb = json.loads(notebook.read_text(encoding="utf-8"))
+    for cell in nb.get("cells", []):
+        tags = cell.setdefault("metadata", {}).setdefault("tags", [])
+        if any(t in tags for t in HIDDEN_TAGS) and "remove-cell" not in tags:
+            tags.append("remove-cell")
+    return json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
+
+
 def stage(names: Sequence[str], *, root: Path = REPO_ROOT, build: Path | None = None) -> Path:
     """Assemble the book's source folder ``_build/site`` for chapters ``names`` and all plain pages."""
     build = Path(build or build_dir()).resolve()
@@ -63,6 +79,7 @@ def stage(names: Sequence[str], *, root: Path = REPO_ROOT, build: Path | None = 
     pages = [p for p in toc_pages(root) if p not in every or p in names]
     sources = {book / f"{p}.md" for p in toc_pages(root)}
     copies: dict[Path, Path] = {}  # destination -> source
+    notebooks: dict[Path, Path] = {}  # destination -> executed notebook (staged with its parameter cells removed)
     for path in sorted(book.rglob("*")):
         rel = path.relative_to(book)
         if path.is_file() and path not in sources and rel.parts[0] != "_vendor" and path.suffix != ".ipynb" \
@@ -73,16 +90,18 @@ def stage(names: Sequence[str], *, root: Path = REPO_ROOT, build: Path | None = 
             copies[site / "_vendor" / "static" / path.relative_to(vendor)] = path
     for page in pages:
         if page in every:
-            copies[site / f"{page}.ipynb"] = _paths(build, page)[0]
+            notebooks[site / f"{page}.ipynb"] = _paths(build, page)[0]
         elif page != REPORT:
             copies[site / f"{page}.md"] = book / f"{page}.md"
     for dst, src in copies.items():
         _sync(src, dst)
     generated = {site / "_toc.yml": yaml.safe_dump(_keep(_toc(root), set(pages)), sort_keys=False)}
+    generated.update({dst: hide_parameters(src) for dst, src in notebooks.items()})
     if REPORT in pages:
         template = book / f"{REPORT}.md"
         text = template.read_text(encoding="utf-8") if template.exists() else f"# Reproduction report\n\n{REPORT_MARKER}\n"
         generated[site / f"{REPORT}.md"] = text.replace(REPORT_MARKER, report_markdown(names, build))
+        generated[site / MARGINS_FIGURE] = margins_svg(names, build)  # the report's figure, beside it
     for dst, text in generated.items():
         _write(dst, text)
     for path in site.rglob("*"):  # whatever an earlier staging left that is no longer part of the book

@@ -1,0 +1,176 @@
+"""A chapter's preamble in one call: validated parameters, device, threads, claims, provenance, run box.
+
+::
+
+    ch = Chapter("xor", mode, seed, device, threads=None,
+                 n_relu=(n_relu, at_least(1)), tau=(tau, positive()))
+
+checks ``mode``, ``seed``, ``device`` and every ``name=(value, validator)`` pair (a ``ValueError``
+names the first bad one), resolves the device, caps torch's CPU threads, creates the chapter's
+:class:`~gdln.book.claims.Claims` and :class:`~gdln.book.provenance.Provenance`, and displays the
+"Run this chapter" box: the mode, seed and device the page was built with and the command that
+runs it again with other values. The validators are the named ones of :mod:`gdln.book.parameters`
+with literal arguments, so that :func:`~gdln.book.parameters.declared_validators` can read them from
+the chapter's source without running it.
+"""
+
+from __future__ import annotations
+
+import html
+import shlex
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from gdln.book.claims import Claims, ClaimsTable
+from gdln.book.parameters import DEVICE, MODE, SEED, Validator, check_values
+from gdln.book.provenance import Provenance
+from gdln.figures.style import stamp
+from gdln.util.device import resolve_device
+
+__all__ = ["Chapter", "OPTIONS", "command_value"]
+
+#: Keywords of :class:`Chapter` that are options, not chapter parameters.
+OPTIONS = ("replicas", "cpu", "threads", "show")
+
+
+def command_value(value: Any) -> str:
+    """``value`` as the command line's ``-p NAME VALUE`` reads it back (YAML): None -> null, True -> true."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return shlex.quote(str(value))
+
+
+def _plain(value: Any) -> Any:
+    """A torch/numpy scalar as a Python number (so that glue's text/plain is a literal)."""
+    if hasattr(value, "item") and getattr(value, "ndim", 0) == 0:
+        value = value.item()
+    return value
+
+
+class Chapter:
+    """The preamble of chapter ``name``: see the module docstring.
+
+    Parameters
+    ----------
+    name, mode, seed, device
+        The chapter's name (``book/<name>.md``) and its three common parameters.
+    replicas
+        Number of seeds the chapter uses (``seed, seed + 1, ...``), for the provenance footer;
+        ``None``: the one ``seed``.
+    cpu
+        Compute on the CPU whatever ``device`` says (e.g. float64 exactness checks); a string gives
+        the reason, shown in the run box.
+    threads
+        At most this many torch intra-op threads when computing on the CPU (tiny matrices lose more
+        to thread synchronisation than they gain); ``None`` leaves torch's setting alone.
+    show
+        Display the "Run this chapter" box (in a notebook).
+    **parameters
+        ``name=(value, validator)`` for every other parameter of the chapter's parameters cell.
+
+    Attributes: ``name, mode, seed, device`` (as given), ``quick`` (mode is "quick"), ``params``
+    (the other parameters' values), ``dev`` (the resolved ``torch.device``), ``seeds``, ``claims``,
+    ``prov``.
+    """
+
+    def __init__(self, name: str, mode: str, seed: int, device: str, /, *, replicas: int | None = None,
+                 cpu: bool | str = False, threads: int | None = 1, show: bool = True,
+                 **parameters: tuple[Any, Validator]):
+        values: dict[str, Any] = {"mode": mode, "seed": seed, "device": device}
+        validators: dict[str, Validator] = {"mode": MODE, "seed": SEED, "device": DEVICE}
+        for key, spec in parameters.items():
+            if not (isinstance(spec, tuple) and len(spec) == 2 and isinstance(spec[1], Validator)):
+                raise TypeError(f"Chapter parameter {key} must be given as ({key}, validator), got {spec!r}")
+            values[key], validators[key] = spec
+        check_values(values, validators)
+        self.name, self.mode, self.seed, self.device = name, mode, seed, device
+        self.quick = mode == "quick"
+        self.params = {k: values[k] for k in parameters}
+        self.validators = validators
+        self.cpu_reason = (cpu if isinstance(cpu, str) else "") if cpu else None
+        # a CPU chapter never asks for CUDA: it builds on a machine without one whatever `device` says
+        self.dev = torch.device("cpu") if cpu else resolve_device(device)
+        if threads is not None and self.dev.type == "cpu":
+            torch.set_num_threads(min(threads, torch.get_num_threads()))
+        self.seeds: int | list[int] = seed if replicas is None else list(range(seed, seed + replicas))
+        self.prov = Provenance(name, mode, self.seeds, str(self.dev))
+        self.claims = Claims(name, mode)
+        if show:
+            self._display()
+
+    # ------------------------------------------------------------ conveniences for the chapter
+
+    def stamp(self, fig, seeds: Sequence[int] | int | None = None) -> None:
+        """The provenance footer under ``fig`` (:func:`gdln.figures.style.stamp`)."""
+        stamp(fig, self.prov, seeds=seeds)
+
+    def glue(self, name: str, value: Any) -> Any:
+        """Make ``value`` citable in the prose as ``{glue:text}`name:.2f```; return it unchanged.
+
+        Scalars from torch or numpy are stored as Python numbers, whose text form the format spec
+        can read.
+        """
+        from myst_nb import glue
+
+        glue(name, _plain(value), display=False)
+        return value
+
+    def finish(self) -> ClaimsTable:
+        """Write the claims manifest and return the claims table (the chapter's last cell)."""
+        self.claims.save()
+        return self.claims.table()
+
+    # ------------------------------------------------------------ the run box
+
+    def command(self) -> str:
+        """The command that runs this chapter again with this page's values (edit them to explore)."""
+        parts = ["python -m gdln.book run", self.name, "--mode", command_value(self.mode), "--seed",
+                 command_value(self.seed), "--device", command_value(self.device)]
+        for key, value in self.params.items():
+            parts += ["-p", key, command_value(value)]
+        return " ".join(parts)
+
+    def _device_text(self) -> str:
+        if self.cpu_reason is not None:
+            why = f": {self.cpu_reason}" if self.cpu_reason else ""
+            return f"{self.device} (this chapter always computes on the CPU{why})"
+        return f"{self.device} (resolved to {self.dev})" if str(self.dev) != self.device else self.device
+
+    def _rows(self) -> list[tuple[str, str, str]]:
+        values = {"mode": self.mode, "seed": self.seed, "device": self.device, **self.params}
+        return [(k, repr(values[k]), v.expected(values)) for k, v in self.validators.items()]
+
+    def _repr_html_(self) -> str:
+        e = html.escape
+        rows = "".join(f"<tr><td><code>{e(k)}</code></td><td><code>{e(v)}</code></td><td>{e(w)}</td></tr>"
+                       for k, v, w in self._rows())
+        return (
+            '<div class="admonition note gdln-run">'
+            '<p class="admonition-title">Run this chapter</p>'
+            f"<p>This page was built in <strong>{e(self.mode)}</strong> mode with seed "
+            f"<strong>{e(str(self.seed))}</strong> on device <strong>{e(self._device_text())}</strong>. "
+            "To run it again with other values, change them in this command "
+            "(<code>--mode full</code> runs at the paper's scale):</p>"
+            f'<pre class="gdln-command">{e(self.command())}</pre>'
+            '<details><summary>Parameters and the values they accept</summary>'
+            '<table class="gdln-parameters"><thead><tr><th>parameter</th><th>this page</th><th>accepts</th>'
+            f"</tr></thead><tbody>{rows}</tbody></table></details></div>")
+
+    def __repr__(self) -> str:
+        lines = [f"Run this chapter: built in {self.mode} mode with seed {self.seed} on device {self._device_text()}.",
+                 "To run it again with other values, change them in:", "  " + self.command()]
+        lines += [f"  {k} = {v}  ({w})" for k, v, w in self._rows()]
+        return "\n".join(lines)
+
+    def _display(self) -> None:
+        try:
+            from IPython import get_ipython
+            from IPython.display import display
+        except ImportError:  # pragma: no cover - IPython comes with the book's dependencies
+            return
+        if get_ipython() is not None:
+            display(self)
