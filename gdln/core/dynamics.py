@@ -141,7 +141,7 @@ def train(graph: Graph, W0: Weights, data_or_stats: GatedData | PathStatistics, 
     method="gd": gradient descent ``W <- W + (dt/tau)(-dL/dW)`` (explicit Euler with step ``dt``
     in units of tau; the last step before each sample time is shortened to land on it exactly),
     in the dtype of ``W0``; replica axes allowed.
-    method="ode": ``scipy.integrate.solve_ivp`` (``solver``, ``rtol``, ``atol``) on the flattened
+    method="ode": :func:`gdln.core.integrate.ode_samples` (scipy ``solver``, ``rtol``, ``atol``) on the flattened
     float64 weights (replica axes allowed; they share the adaptive steps).
 
     gradient="path" uses Eqs. 3-4 on the path statistics (computed from a GatedData if one is

@@ -1,4 +1,13 @@
-"""TODO docstring"""
+"""Time stepping for every gradient flow in gdln: one ODE sampler and one gradient-descent schedule.
+
+Training time is measured in units of the time constant ``tau`` of ``tau dW/dt = -dL/dW`` (Eq. 2).
+:func:`ode_samples` integrates any ``dy/dt = f(t, y)`` with scipy's adaptive solvers and samples it
+at given times: the full gated network (Eqs. 2-4), the reduced mode dynamics (Eq. 10), Eq. 21 of
+the deep linear network, the routing equations (Eqs. 13-15, 44-46), the P-sharing equations
+(Eqs. 16-17) and the routing engine's float64 flow all go through it, so ``solve_ivp`` is called in
+this one place. :func:`gd_schedule` gives the Euler (gradient descent) steps that land exactly on the
+sample times, and :func:`check_times` validates sample times.
+"""
 
 from __future__ import annotations
 
@@ -38,13 +47,21 @@ def gd_schedule(times: np.ndarray, dt) -> list[list[float]]:
     return schedule
 
 
-def ode_samples(fun, y0: np.ndarray, times: np.ndarray, *, solver: str, rtol: float,
-                atol: float) -> list[np.ndarray]:
-    """States of ``dy/dt = fun(t, y)`` from ``y(0) = y0`` at ``times``, by scipy's adaptive ``solver``."""
+def ode_samples(fun, y0: np.ndarray, times, *, solver: str, rtol: float, atol: float,
+                t0: float = 0.0, what: str = "the ODE") -> np.ndarray:
+    """States of ``dy/dt = fun(t, y)`` from ``y(t0) = y0`` at ``times``, by scipy's adaptive ``solver``.
 
-    if times[-1] == 0:
-        return [y0]
-    sol = solve_ivp(fun, (0.0, float(times[-1])), y0, method=solver, t_eval=times, rtol=rtol, atol=atol)
+    The one place in gdln that calls ``scipy.integrate.solve_ivp``: on the span ``(t0, times[-1])``
+    with ``t_eval=times`` (``t0 <= times[0]``, ``times`` increasing). Returns an array
+    ``(len(times), len(y0))``, row ``k`` the state at ``times[k]``; when ``times[-1] == t0`` there is
+    nothing to integrate and every row is ``y0``. Raises ``RuntimeError`` naming ``what`` when the
+    solver fails.
+    """
+
+    times = np.asarray(times, dtype=np.float64)
+    if times[-1] == t0:
+        return np.repeat(np.asarray(y0)[None], times.size, 0)
+    sol = solve_ivp(fun, (t0, times[-1]), y0, method=solver, t_eval=times, rtol=rtol, atol=atol)
     if not sol.success:
-        raise RuntimeError(f"solve_ivp failed: {sol.message}")
-    return list(sol.y.T)
+        raise RuntimeError(f"integration of {what} failed ({solver}): {sol.message}")
+    return sol.y.T

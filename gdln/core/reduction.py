@@ -429,7 +429,7 @@ def integrate_reduced(graph: Graph, diag: Diagonalization, B0: dict[str, Tensor 
                       rtol: float = 1e-10, atol: float = 1e-12, solver: str = "DOP853") -> ReducedTrajectory:
     """Integrate Eq. 10 from ``B0`` (vectors of length ``r_e`` or scalars; replica axes allowed).
 
-    method="ode": ``scipy.integrate.solve_ivp`` in float64; method="gd": Euler steps ``dt``
+    method="ode": :func:`gdln.core.integrate.ode_samples` (scipy) in float64; method="gd": Euler steps ``dt``
     (units of tau), landing exactly on the sample times, as in :func:`gdln.dynamics.train`.
     """
 

@@ -50,9 +50,9 @@ from typing import Callable
 
 import numpy as np
 import torch
-from scipy.integrate import solve_ivp
 from torch import Tensor
 
+from gdln.core.integrate import ode_samples
 from gdln.tasks.routing import RoutingTask, task_modes
 from gdln.util.random import haar_orthonormal
 
@@ -427,7 +427,7 @@ def train_routing(W0: RoutingWeights, task: RoutingTask, *, lr, steps: int, reco
 
 
 def integrate_routing_flow(W0: RoutingWeights, task: RoutingTask, t_eval, *, gates: Tensor | None = None,
-                           rtol: float = 1e-11, atol: float = 1e-12, method: str = "DOP853",
+                           rtol: float = 1e-11, atol: float = 1e-12, solver: str = "DOP853",
                            return_weights: bool = False):
     """Gradient flow ``dW/dt = -dL/dW`` (tau = 1) of the full networks, integrated by scipy in float64.
 
@@ -451,12 +451,11 @@ def integrate_routing_flow(W0: RoutingWeights, task: RoutingTask, t_eval, *, gat
 
     y0 = torch.cat([W0.W1.reshape(-1), W0.W2.reshape(-1), W0.W3.reshape(-1)]).numpy()
     t_eval = np.asarray(t_eval, dtype=float)
-    sol = solve_ivp(f, (float(t_eval[0]), float(t_eval[-1])), y0, t_eval=t_eval, rtol=rtol, atol=atol, method=method)
-    if not sol.success:
-        raise RuntimeError(f"integration failed: {sol.message}")
-    Ws = [unpack(sol.y[:, k].copy()) for k in range(sol.y.shape[1])]
+    Y = ode_samples(f, y0, t_eval, solver=solver, rtol=rtol, atol=atol, t0=float(t_eval[0]),
+                    what="the routing network's gradient flow")
+    Ws = [unpack(Y[k].copy()) for k in range(Y.shape[0])]
     loss = np.stack([routing_loss(w, task, gates).numpy() for w in Ws])
-    return (sol.t, loss, Ws) if return_weights else (sol.t, loss)
+    return (t_eval, loss, Ws) if return_weights else (t_eval, loss)
 
 
 def to_graph_weights(W: RoutingWeights) -> dict[str, Tensor]:

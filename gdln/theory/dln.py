@@ -14,11 +14,11 @@ summing ``n_paths`` identical pathways gives Eq. 22, ``L = n_paths l`` (XoR: ``n
 
 from __future__ import annotations
 
+import numpy as np
 import torch
-from scipy.integrate import solve_ivp
 from torch import Tensor
 
-from gdln.core.integrate import check_times
+from gdln.core.integrate import check_times, ode_samples
 
 __all__ = ["dln_mode_trajectory", "dln_loss", "dln_mode_ode"]
 
@@ -53,19 +53,14 @@ def dln_loss(a, s, d, *, sigma_y, n_paths: int = 1) -> Tensor:
 def dln_mode_ode(s: float, d: float, b0: tuple[float, float], tau: float, t, *, rtol: float = 1e-10,
                  atol: float = 1e-12) -> Tensor:
     """Numerical reference for Eq. 21: integrate ``tau db1/dt = b2 (s - d b1 b2)``,
-    ``tau db2/dt = b1 (s - d b1 b2)`` from ``b0 = (b1(0), b2(0))`` with ``solve_ivp`` (DOP853) and
+    ``tau db2/dt = b1 (s - d b1 b2)`` from ``b0 = (b1(0), b2(0))`` with :func:`gdln.core.integrate.ode_samples` (DOP853) and
     return ``a(t) = b1 b2`` at the times ``t`` (which must start at or after 0 and increase)."""
-    import numpy as np
-
-
     times = check_times(t)
 
     def f(_t, b):
         err = s - d * b[0] * b[1]
         return [b[1] * err / tau, b[0] * err / tau]
 
-    sol = solve_ivp(f, (0.0, float(times[-1])), np.asarray(b0, dtype=float), method="DOP853",
-                    t_eval=times, rtol=rtol, atol=atol)
-    if not sol.success:
-        raise RuntimeError(f"solve_ivp failed: {sol.message}")
-    return torch.as_tensor(sol.y[0] * sol.y[1])
+    Y = ode_samples(f, np.asarray(b0, dtype=float), times, solver="DOP853", rtol=rtol, atol=atol,
+                    what="the two-layer mode ODE (Eq. 21)")
+    return torch.as_tensor(Y[:, 0] * Y[:, 1])

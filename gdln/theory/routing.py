@@ -21,8 +21,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.integrate import solve_ivp
 from scipy.optimize import minimize_scalar
+
+from gdln.core.integrate import ode_samples
 
 __all__ = ["eq44_46_rhs", "eq13_14_rhs", "eq15_rhs", "conserved_quantity", "reduced_routing_loss",
     "sv_ratio_steady", "ReducedRouting", "integrate_eq44_46", "integrate_eq13_14", "integrate_eq15",
@@ -90,17 +91,13 @@ class ReducedRouting:
     _M: float = 1.0
 
 
-def _integrate(rhs, y0: np.ndarray, t_eval, rtol: float, atol: float, method: str):
+def _integrate(rhs, y0: np.ndarray, t_eval, rtol: float, atol: float, solver: str, what: str):
+    """The states at ``t_eval`` of ``dy/dt = rhs(y)`` from ``y(t_eval[0]) = y0``."""
     t_eval = np.asarray(t_eval, dtype=float)
     if t_eval.ndim != 1 or t_eval.size < 1 or np.any(np.diff(t_eval) < 0):
         raise ValueError("t_eval must be a non-empty, non-decreasing 1-D array of times")
-    if t_eval.size == 1 or t_eval[-1] == t_eval[0]:
-        return np.repeat(y0[None], t_eval.size, 0)
-    sol = solve_ivp(lambda _t, y: rhs(y), (t_eval[0], t_eval[-1]), y0, t_eval=t_eval, rtol=rtol, atol=atol,
-                    method=method)
-    if not sol.success:
-        raise RuntimeError(f"ODE integration failed: {sol.message}")
-    return sol.y.T
+    return ode_samples(lambda _t, y: rhs(y), y0, t_eval, solver=solver, rtol=rtol, atol=atol, t0=t_eval[0],
+                       what=what)
 
 
 def _bcast(*arrs):
@@ -110,7 +107,7 @@ def _bcast(*arrs):
 
 
 def integrate_eq44_46(B1_0, B2_0, B3_0, s, d, M, t_eval, *, y_power: float = 0.0, tau: float = 1.0,
-                      rtol: float = 1e-12, atol: float = 1e-14, method: str = "DOP853") -> ReducedRouting:
+                      rtol: float = 1e-12, atol: float = 1e-14, solver: str = "DOP853") -> ReducedRouting:
     """Integrate Eqs. 44-46 from ``(B1_0, B2_0, B3_0)`` (broadcast against ``s``, ``d``; last axis = modes)."""
     (b1, b2, b3, s_, d_), shape = _bcast(B1_0, B2_0, B3_0, s, d)
     k = int(np.prod(shape))
@@ -119,7 +116,8 @@ def integrate_eq44_46(B1_0, B2_0, B3_0, s, d, M, t_eval, *, y_power: float = 0.0
         r1, r2, r3 = eq44_46_rhs(y[:k], y[k:2 * k], y[2 * k:], s_.ravel(), d_.ravel(), M, tau)
         return np.concatenate([r1, r2, r3])
 
-    Y = _integrate(rhs, np.concatenate([b1.ravel(), b2.ravel(), b3.ravel()]), t_eval, rtol, atol, method)
+    Y = _integrate(rhs, np.concatenate([b1.ravel(), b2.ravel(), b3.ravel()]), t_eval, rtol, atol, solver,
+                   "Eqs. 44-46")
     B1, B2, B3 = (Y[:, i * k:(i + 1) * k].reshape(-1, *shape) for i in range(3))
     out = ReducedRouting(np.asarray(t_eval, float), B1, B2, B3,
                          reduced_routing_loss(B1 * B2 * B3, s_, d_, y_power))
@@ -128,7 +126,7 @@ def integrate_eq44_46(B1_0, B2_0, B3_0, s, d, M, t_eval, *, y_power: float = 0.0
 
 
 def integrate_eq13_14(B1_0, B2_0, s, d, M, t_eval, *, y_power: float = 0.0, tau: float = 1.0,
-                      rtol: float = 1e-12, atol: float = 1e-14, method: str = "DOP853") -> ReducedRouting:
+                      rtol: float = 1e-12, atol: float = 1e-14, solver: str = "DOP853") -> ReducedRouting:
     """Integrate the balanced Eqs. 13-14 (``B3 = B1``)."""
     (b1, b2, s_, d_), shape = _bcast(B1_0, B2_0, s, d)
     k = int(np.prod(shape))
@@ -137,7 +135,7 @@ def integrate_eq13_14(B1_0, B2_0, s, d, M, t_eval, *, y_power: float = 0.0, tau:
         r1, r2 = eq13_14_rhs(y[:k], y[k:], s_.ravel(), d_.ravel(), M, tau)
         return np.concatenate([r1, r2])
 
-    Y = _integrate(rhs, np.concatenate([b1.ravel(), b2.ravel()]), t_eval, rtol, atol, method)
+    Y = _integrate(rhs, np.concatenate([b1.ravel(), b2.ravel()]), t_eval, rtol, atol, solver, "Eqs. 13-14")
     B1, B2 = Y[:, :k].reshape(-1, *shape), Y[:, k:].reshape(-1, *shape)
     out = ReducedRouting(np.asarray(t_eval, float), B1, B2, B1,
                          reduced_routing_loss(B2 * B1 ** 2, s_, d_, y_power))
@@ -146,14 +144,15 @@ def integrate_eq13_14(B1_0, B2_0, s, d, M, t_eval, *, y_power: float = 0.0, tau:
 
 
 def integrate_eq15(B1_0, B2_0, s, d, M, t_eval, *, y_power: float = 0.0, tau: float = 1.0,
-                   rtol: float = 1e-12, atol: float = 1e-14, method: str = "DOP853") -> ReducedRouting:
+                   rtol: float = 1e-12, atol: float = 1e-14, solver: str = "DOP853") -> ReducedRouting:
     """Integrate Eq. 15 for ``B2`` with ``C = M B1_0^2 - B2_0^2``; ``B1 = sqrt((B2^2 + C)/M)``."""
     Mf = _check_M(M)
     (b1, b2, s_, d_), shape = _bcast(B1_0, B2_0, s, d)
     if np.any(b1 < 0):
         raise ValueError("B1_0 must be non-negative (a singular value)")
     C = (Mf * b1 ** 2 - b2 ** 2).ravel()
-    Y = _integrate(lambda y: eq15_rhs(y, C, s_.ravel(), d_.ravel(), Mf, tau), b2.ravel(), t_eval, rtol, atol, method)
+    Y = _integrate(lambda y: eq15_rhs(y, C, s_.ravel(), d_.ravel(), Mf, tau), b2.ravel(), t_eval, rtol, atol,
+                   solver, "Eq. 15")
     B2 = Y.reshape(-1, *shape)
     B1 = np.sqrt(np.maximum((B2 ** 2 + C.reshape(shape)) / Mf, 0.0))
     out = ReducedRouting(np.asarray(t_eval, float), B1, B2, B1,

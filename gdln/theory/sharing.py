@@ -40,7 +40,8 @@ from typing import Sequence
 
 import numpy as np
 import torch
-from scipy.integrate import solve_ivp
+
+from gdln.core.integrate import ode_samples
 
 __all__ = ["block_size", "allowed_P", "n_pathways", "sharing_assignment", "sharing_rates", "pathway_rates",
     "sharing_rhs", "SharingTrajectory", "integrate_sharing", "PathwayTrajectory", "integrate_pathways",
@@ -151,7 +152,7 @@ def integrate_sharing(S: Sequence[float], D: Sequence[float], M: int, P: int | S
                       b1_0: float | Sequence[float], b2_0: float | Sequence[float] | None = None, *,
                       t: Sequence[float], tau: float = 1.0, rtol: float = 1e-9,
                       atol: float = 1e-12, y_power: float | None = None,
-                      method: str = "LSODA") -> SharingTrajectory:
+                      solver: str = "LSODA") -> SharingTrajectory:
     """Integrate Eqs. 16-17 for each ``P`` in ``P`` and each mode ``(S[a], D[a])`` at once.
 
     ``b1_0``/``b2_0`` are the initial singular values (scalars or one per mode; ``b2_0`` defaults to
@@ -186,13 +187,7 @@ def integrate_sharing(S: Sequence[float], D: Sequence[float], M: int, P: int | S
         err = SS - x2 * x1**2 * DD
         return np.concatenate([c1 * x2 * x1 * err, c2 * x1**2 * err])
 
-    if t[-1] > t[0]:
-        sol = solve_ivp(rhs, (t[0], t[-1]), y0, t_eval=t, method=method, rtol=rtol, atol=atol)
-        if not sol.success:
-            raise RuntimeError(f"integration of Eqs. 16-17 failed: {sol.message}")
-        Y = sol.y.T
-    else:
-        Y = np.tile(y0, (t.size, 1))
+    Y = ode_samples(rhs, y0, t, solver=solver, rtol=rtol, atol=atol, t0=t[0], what="Eqs. 16-17")
     B1 = Y[:, :n].reshape(t.size, nP, nA)
     B2 = Y[:, n:].reshape(t.size, nP, nA)
     u = B2 * B1**2
@@ -213,7 +208,7 @@ class PathwayTrajectory:
 
 def integrate_pathways(S: Sequence[float], D: Sequence[float], rates: Sequence[Sequence[float]],
                        b0: float | Sequence[float], *, t: Sequence[float], tau: float = 1.0,
-                       rtol: float = 1e-9, atol: float = 1e-12, method: str = "LSODA") -> PathwayTrajectory:
+                       rtol: float = 1e-9, atol: float = 1e-12, solver: str = "LSODA") -> PathwayTrajectory:
     """Integrate ``tau dB_l/dt = c_l (prod_{m != l} B_m) [S - B3 B2 B1 D]`` for each rate triple.
 
     ``rates[q] = (c1, c2, c3)``, e.g. from :func:`pathway_rates`; all layers start at ``b0`` (the
@@ -239,10 +234,9 @@ def integrate_pathways(S: Sequence[float], D: Sequence[float], rates: Sequence[S
         others = np.stack([B[:, 1] * B[:, 2], B[:, 0] * B[:, 2], B[:, 0] * B[:, 1]], axis=1)
         return (c * others * err[:, None, :]).ravel()
 
-    sol = solve_ivp(rhs, (t[0], t[-1]), y0, t_eval=t, method=method, rtol=rtol, atol=atol)
-    if not sol.success:
-        raise RuntimeError(f"integration of the reduced pathway dynamics failed: {sol.message}")
-    return PathwayTrajectory(t=t, rates=R, B=sol.y.T.reshape(t.size, nQ, 3, nA))
+    Y = ode_samples(rhs, y0, t, solver=solver, rtol=rtol, atol=atol, t0=t[0],
+                    what="the reduced pathway dynamics")
+    return PathwayTrajectory(t=t, rates=R, B=Y.reshape(t.size, nQ, 3, nA))
 
 
 def race_rates(M: int, K: int, P: int) -> dict[str, tuple[float, float, float]]:
