@@ -3,11 +3,19 @@
 import pytest
 import torch
 
-from gdln.engines.metrics import domain_item_similarity, effective_initial_B, representational_similarity, route_errors, zero_output_loss
+from gdln.engines.metrics import domain_item_similarity, effective_initial_B, masked_mean, representational_similarity, route_errors, zero_output_loss
 from gdln.engines.routing import init_routing_weights
 from gdln.tasks.routing import routing_task, trained_routes
 
 F64 = torch.float64
+
+
+def test_masked_mean_over_routes():
+    x = torch.arange(8, dtype=F64).view(2, 2, 2)
+    m = torch.tensor([[True, False], [False, True]])
+    torch.testing.assert_close(masked_mean(x, m), torch.tensor([1.5, 5.5], dtype=F64), rtol=0, atol=0)
+    torch.testing.assert_close(masked_mean(x, m.to(F64)), masked_mean(x, m), rtol=0, atol=0)   # 0/1 or bool
+    assert torch.isnan(masked_mean(x, torch.zeros(2, 2, dtype=torch.bool))).all()              # no route: NaN
 
 
 def test_route_errors_zero_and_perfect_outputs():

@@ -12,8 +12,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-__all__ = ["route_losses", "zero_output_loss", "route_errors", "normalised_error", "layer_singular_values",
-    "representational_similarity", "domain_item_similarity", "effective_initial_B"]
+__all__ = ["masked_mean", "route_losses", "zero_output_loss", "route_errors", "normalised_error",
+    "layer_singular_values", "representational_similarity", "domain_item_similarity", "effective_initial_B"]
 
 
 def route_losses(outputs: Tensor, Y: Tensor) -> Tensor:
@@ -24,7 +24,10 @@ def route_losses(outputs: Tensor, Y: Tensor) -> Tensor:
     return 0.5 * ((Y.to(outputs) - outputs) ** 2).sum((-1, -2)) / Y.shape[-1]
 
 
-def _masked_mean(x: Tensor, m: Tensor) -> Tensor:
+def masked_mean(x: Tensor, m: Tensor) -> Tensor:
+    """Mean of ``x`` over the routes where the mask ``m`` is on (last two axes, ``(..., M, M)``): the mean
+    loss over trained or untrained routes. ``m`` (boolean or 0/1) is cast to ``x``'s dtype; NaN where
+    the mask selects no route."""
     m = m.to(x.dtype)
     c = m.sum((-1, -2))
     return torch.where(c > 0, (x * m).sum((-1, -2)) / c.clamp_min(1), torch.full_like(c, float("nan")))
@@ -36,7 +39,7 @@ def zero_output_loss(Y: Tensor, trained: Tensor) -> tuple[Tensor, Tensor]:
     M = Y.shape[0]
     z = z.view(1, M).expand(M, M).to(Y.dtype)
     m = trained.to(Y.device)
-    return _masked_mean(z, m), _masked_mean(z, ~m.bool())
+    return masked_mean(z, m), masked_mean(z, ~m.bool())
 
 
 def route_errors(outputs: Tensor, Y: Tensor, trained: Tensor, *, normalise: bool = True) -> tuple[Tensor, Tensor]:
@@ -44,7 +47,7 @@ def route_errors(outputs: Tensor, Y: Tensor, trained: Tensor, *, normalise: bool
     zero-output loss when ``normalise``. ``trained``: ``(M, M)`` or ``(..., M, M)`` boolean."""
     L = route_losses(outputs, Y)
     m = trained.to(L.device).bool()
-    tr, un = _masked_mean(L, m), _masked_mean(L, ~m)
+    tr, un = masked_mean(L, m), masked_mean(L, ~m)
     if normalise:
         z_tr, z_un = zero_output_loss(Y.to(L), m)
         tr, un = tr / z_tr, un / z_un

@@ -53,6 +53,7 @@ import torch
 from torch import Tensor
 
 from gdln.core.integrate import ode_samples
+from gdln.engines.metrics import masked_mean
 from gdln.tasks.routing import RoutingTask, task_modes
 from gdln.util.random import haar_orthonormal
 
@@ -344,11 +345,6 @@ class RoutingRun:
         return self.loss_untrained / self.zero_loss_untrained
 
 
-def _masked_mean(x: Tensor, m: Tensor) -> Tensor:
-    c = m.sum((-1, -2))
-    return torch.where(c > 0, (x * m).sum((-1, -2)) / c.clamp_min(1), torch.full_like(c, float("nan")))
-
-
 def train_routing(W0: RoutingWeights, task: RoutingTask, *, lr, steps: int, record_every: int = 10,
                   gates: Tensor | None = None, trained: Tensor | None = None,
                   record_sv: bool = True, sv_every: int | None = None,
@@ -377,7 +373,7 @@ def train_routing(W0: RoutingWeights, task: RoutingTask, *, lr, steps: int, reco
     n = task.n
     zero_route = 0.5 * (Y ** 2).sum((-1, -2)) / n               # (M,) per output domain
     zero_route = zero_route.unsqueeze(0).unsqueeze(0).expand(R, M, M)
-    zl_tr, zl_un = _masked_mean(zero_route, m), _masked_mean(zero_route, 1 - m)
+    zl_tr, zl_un = masked_mean(zero_route, m), masked_mean(zero_route, 1 - m)
 
     sv_every = record_every if sv_every is None else sv_every
     if not isinstance(sv_every, int) or sv_every < 1 or sv_every % record_every:
@@ -420,7 +416,7 @@ def train_routing(W0: RoutingWeights, task: RoutingTask, *, lr, steps: int, reco
     yh, h1 = route_outputs(W, task, G)
     stack = (lambda key: torch.stack(rec[key]) if record_sv else None)
     return RoutingRun(step=steps_t, t=steps_t.unsqueeze(1) * lr_t.unsqueeze(0),
-                      loss_trained=_masked_mean(route, m), loss_untrained=_masked_mean(route, 1 - m),
+                      loss_trained=masked_mean(route, m), loss_untrained=masked_mean(route, 1 - m),
                       zero_loss_trained=zl_tr, zero_loss_untrained=zl_un, route_loss=route,
                       sv1=stack("sv1"), sv2=stack("sv2"), sv3=stack("sv3"), W=W, outputs=yh, h1=h1,
                       extra={"sv_step": torch.tensor(sv_steps if record_sv else [], dtype=ref.dtype, device=ref.device)})
