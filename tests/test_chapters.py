@@ -52,3 +52,54 @@ def test_no_claim_fails():
                f"tolerance {c['tolerance']:.3g})" for name in CHAPTERS for c in manifest(name)
                if c["status"] == "fail"]
     assert not failing, "failing claims:\n  " + "\n  ".join(failing)
+
+
+# ---------------------------------------------------------------- the page reads like a paper
+
+HIDDEN_CODE = {"remove-cell", "remove-input", "hide-input", "hide-cell"}  # code not shown (or folded) in the HTML
+
+
+def staged(name: str) -> dict:
+    """Chapter ``name``'s notebook as staging hands it to Jupyter Book (executed first, through the cache)."""
+    from gdln.book.site import hide_parameters
+
+    book.execute(name, {"mode": "quick"}, log=lambda *a, **k: None)
+    return json.loads(hide_parameters(build_dir() / "executed" / f"{name}.ipynb"))
+
+
+def _source(cell: dict) -> str:
+    return "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+
+
+def _tags(cell: dict) -> set[str]:
+    return set(cell.get("metadata", {}).get("tags", []))
+
+
+@pytest.mark.parametrize("name", CHAPTERS)
+def test_setup_is_hidden_and_replaced_by_the_run_box(name):
+    """At most 3 lines of code are visible before the first section heading, no page shows a parameters
+    cell (the chapter's own or papermill's "# Parameters"), and the Run-this-chapter box is shown instead."""
+    cells = staged(name)["cells"]
+    first_section = next(i for i, c in enumerate(cells) if c["cell_type"] == "markdown"
+                         and any(line.startswith("## ") for line in _source(c).splitlines()))
+    visible = [c for c in cells[:first_section] if c["cell_type"] == "code" and not _tags(c) & HIDDEN_CODE]
+    lines = [line for c in visible for line in _source(c).splitlines() if line.strip()]
+    assert len(lines) <= 3, f"{name}: {len(lines)} lines of code visible before the first section:\n" + "\n".join(lines)
+    for c in cells:
+        if c["cell_type"] == "code" and "remove-cell" not in _tags(c):
+            assert not _tags(c) & {"parameters", "injected-parameters"}, f"{name}: a parameters cell is shown"
+            assert not _source(c).lstrip().startswith("# Parameters"), f"{name}: papermill's parameters cell is shown"
+    shown = [o for c in cells if "remove-cell" not in _tags(c) and "remove-output" not in _tags(c)
+             for o in c.get("outputs", [])]
+    assert any("Run this chapter" in "".join(o.get("data", {}).get("text/html", "")) for o in shown), \
+        f"{name}: no 'Run this chapter' box"
+
+
+@pytest.mark.parametrize("name", CHAPTERS)
+def test_built_page_shows_no_parameters_cell(name):
+    """The rendered HTML (when the book has been built) has no parameters cell and has the run box."""
+    page = build_dir() / "html" / f"{name}.html"
+    if not page.exists():
+        pytest.skip(f"{page} not built (python -m gdln.book build)")
+    text = page.read_text(encoding="utf-8")
+    assert "# Parameters" not in text and "Run this chapter" in text

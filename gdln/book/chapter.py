@@ -108,8 +108,8 @@ class Chapter:
         """The provenance footer under ``fig`` (:func:`gdln.figures.style.stamp`)."""
         stamp(fig, self.prov, seeds=seeds)
 
-    def glue(self, name: str, value: Any) -> Any:
-        """Make ``value`` citable in the prose as ``{glue:text}`name:.2f```; return it unchanged.
+    def glue(self, name: str, value: Any) -> None:
+        """Make ``value`` citable in the prose as ``{glue:text}`name:.2f``` (nothing is displayed).
 
         Scalars from torch or numpy are stored as Python numbers, whose text form the format spec
         can read.
@@ -117,7 +117,6 @@ class Chapter:
         from myst_nb import glue
 
         glue(name, _plain(value), display=False)
-        return value
 
     def finish(self) -> ClaimsTable:
         """Write the claims manifest and return the claims table (the chapter's last cell)."""
@@ -134,11 +133,12 @@ class Chapter:
             parts += ["-p", key, command_value(value)]
         return " ".join(parts)
 
-    def _device_text(self) -> str:
+    def _device_note(self) -> str:
+        """How ``device`` was resolved, when that is not obvious ("" when it is the device itself)."""
         if self.cpu_reason is not None:
             why = f": {self.cpu_reason}" if self.cpu_reason else ""
-            return f"{self.device} (this chapter always computes on the CPU{why})"
-        return f"{self.device} (resolved to {self.dev})" if str(self.dev) != self.device else self.device
+            return f"this chapter always computes on the CPU{why}"
+        return f"resolved to {self.dev}" if str(self.dev) != self.device else ""
 
     def _rows(self) -> list[tuple[str, str, str]]:
         values = {"mode": self.mode, "seed": self.seed, "device": self.device, **self.params}
@@ -152,16 +152,19 @@ class Chapter:
             '<div class="admonition note gdln-run">'
             '<p class="admonition-title">Run this chapter</p>'
             f"<p>This page was built in <strong>{e(self.mode)}</strong> mode with seed "
-            f"<strong>{e(str(self.seed))}</strong> on device <strong>{e(self._device_text())}</strong>. "
+            f"<strong>{e(str(self.seed))}</strong> on device <strong>{e(self.device)}</strong>"
+            + (f" ({e(note)})" if (note := self._device_note()) else "") + ". "
             "To run it again with other values, change them in this command "
             "(<code>--mode full</code> runs at the paper's scale):</p>"
-            f'<pre class="gdln-command">{e(self.command())}</pre>'
+            # wrapped, not scrolled: a copied command keeps its one line
+            f'<pre class="gdln-command" style="white-space: pre-wrap; overflow-wrap: anywhere">{e(self.command())}</pre>'
             '<details><summary>Parameters and the values they accept</summary>'
             '<table class="gdln-parameters"><thead><tr><th>parameter</th><th>this page</th><th>accepts</th>'
             f"</tr></thead><tbody>{rows}</tbody></table></details></div>")
 
     def __repr__(self) -> str:
-        lines = [f"Run this chapter: built in {self.mode} mode with seed {self.seed} on device {self._device_text()}.",
+        note = f" ({self._device_note()})" if self._device_note() else ""
+        lines = [f"Run this chapter: built in {self.mode} mode with seed {self.seed} on device {self.device}{note}.",
                  "To run it again with other values, change them in:", "  " + self.command()]
         lines += [f"  {k} = {v}  ({w})" for k, v, w in self._rows()]
         return "\n".join(lines)
