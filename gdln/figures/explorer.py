@@ -10,7 +10,7 @@ What is drawn, for ``M`` domains with ``K`` trained outputs per input, initial s
 ``sigma_0`` in every layer, and a block scheme with ``P`` routes per pathway (``sqrt(P) <= K``):
 
 - left: the hidden-layer singular value ``B2(t)`` of the largest data mode for three competitors
-  (:func:`gdln.sharing.race_rates`): a dedicated route pathway, the ``P`` block, and the fully
+  (:func:`gdln.theory.sharing.race_rates`): a dedicated route pathway, the ``P`` block, and the fully
   shared pathway. With ``K = M`` these are Eqs. 16-17 at ``P = 1``, ``P`` and ``M**2``.
 - right: the time for ``B2`` to rise half-way, against ``P``, for every allowed ``P`` (block schemes),
   with the shared pathway marked: the race is won by the fastest, the most shared.
@@ -18,6 +18,7 @@ What is drawn, for ``M`` domains with ``K`` trained outputs per input, initial s
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Sequence
 
 import numpy as np
@@ -33,17 +34,21 @@ from gdln.theory.sharing import (
     race_rates,
 )
 
-__all__ = ["race_curves", "race_figure", "race_explorer"]
+__all__ = ["top_mode", "race_curves", "race_figure", "race_explorer"]
 
 
-def _top_mode() -> tuple[float, float]:
-    """Largest singular value ``s`` and input variance ``d`` of one route of the Fig. 4c data set."""
+@lru_cache(maxsize=None)
+def top_mode() -> tuple[float, float]:
+    """``(S, D)``: the largest singular value and the input variance of one route of the hierarchical
+    4-item data set of Fig. 4c (:func:`gdln.tasks.routing.task_modes`), ``S = 3.40``, ``D = 1/4``: the
+    default mode of the explorer. Computed on first use, not at import."""
     m = task_modes(routing_task(1, 1))
     return float(m.s[0]), float(m.d[0])
 
 
-#: Top mode of the hierarchical 4-item data set of Fig. 4c (``gdln.routing``): ``s = 3.40``, ``d = 1/4``.
-DEFAULT_S, DEFAULT_D = _top_mode()
+def _mode(S: float | None, D: float | None) -> tuple[float, float]:
+    S0, D0 = top_mode() if S is None or D is None else (S, D)
+    return (S0 if S is None else S), (D0 if D is None else D)
 
 
 def _check(M, K, sigma0, P):
@@ -56,14 +61,15 @@ def _check(M, K, sigma0, P):
     block_size(M, P)
 
 
-def race_curves(M: int, K: int, sigma0: float, P: int, *, S: float = DEFAULT_S, D: float = DEFAULT_D,
+def race_curves(M: int, K: int, sigma0: float, P: int, *, S: float | None = None, D: float | None = None,
                 n_t: int = 4000) -> dict:
     """The numbers behind :func:`race_figure`: times, ``B2`` curves and half-times.
 
     Returns ``{"t", "labels", "B2" (n_t, 3), "t_half" (3,), "P_grid", "t_half_grid"}``; the
-    competitors are (dedicated, block P, shared), see :func:`gdln.sharing.race_rates`.
+    competitors are (dedicated, block P, shared), see :func:`gdln.theory.sharing.race_rates`.
     """
     _check(M, K, sigma0, P)
+    S, D = _mode(S, D)
     s = block_size(M, P)
     if s > K:
         raise ValueError(f"P={P} needs sqrt(P)={s} <= K={K}: a block's routes must all be trained")
@@ -81,9 +87,10 @@ def race_curves(M: int, K: int, sigma0: float, P: int, *, S: float = DEFAULT_S, 
             "t_half_grid": half_time(t, trg.B[:, :, 1, 0])}
 
 
-def race_figure(M: int = 10, K: int = 10, sigma0: float = 0.2, P: int = 4, *, S: float = DEFAULT_S,
-                D: float = DEFAULT_D, footer: str | None = None):
-    """Figure of the reduced-ODE race for one setting (see the module docstring). Returns the figure."""
+def race_figure(M: int = 10, K: int = 10, sigma0: float = 0.2, P: int = 4, *, S: float | None = None,
+                D: float | None = None, footer: str | None = None):
+    """Figure of the reduced-ODE race for one setting (see the module docstring); ``S``, ``D``: the
+    data mode, default :func:`top_mode`. Returns the figure."""
     c = race_curves(M, K, sigma0, P, S=S, D=D)
     fig, ax = figure(2, 1, width=9.5, height=3.6)
     colours = (PALETTE["red"], PALETTE["orange"], PALETTE["blue"])
@@ -110,8 +117,8 @@ def race_figure(M: int = 10, K: int = 10, sigma0: float = 0.2, P: int = 4, *, S:
     return fig
 
 
-def race_explorer(M: int = 10, K: int = 10, sigma0: float = 0.2, P: int = 4, *, S: float = DEFAULT_S,
-                  D: float = DEFAULT_D, M_range: Sequence[int] = (2, 20)):
+def race_explorer(M: int = 10, K: int = 10, sigma0: float = 0.2, P: int = 4, *, S: float | None = None,
+                  D: float | None = None, M_range: Sequence[int] = (2, 20)):
     """ipywidgets explorer: sliders for M, K, sigma_0 and a P menu (allowed values for M, sqrt(P) <= K).
 
     Returns a ``VBox`` (controls over an ``Output``); the output holds the initial figure at once.
@@ -121,6 +128,7 @@ def race_explorer(M: int = 10, K: int = 10, sigma0: float = 0.2, P: int = 4, *, 
     from IPython.display import display
 
     _check(M, K, sigma0, P)
+    S, D = _mode(S, D)
     mw = w.IntSlider(value=M, min=M_range[0], max=M_range[1], description="M")
     kw = w.IntSlider(value=K, min=1, max=M, description="K")
     sw = w.FloatLogSlider(value=sigma0, base=10, min=-3, max=0, step=0.05, description="sigma_0",
