@@ -5,7 +5,7 @@ The reference mirrors the structure of the authors' code: ``nn.ModuleList``s of 
 so that every step computes all ``M^2`` routes; the loss is masked to the trained routes. Both train
 one network (one replica) with cross-entropy and SGD + momentum on MNIST-sized inputs (d = 784,
 hidden size 128, 10 classes, batch 8 per step as in Table 1). The batched side is the step that
-``gdln.routenet.train`` takes (:func:`gdln.routenet.sgd_step`: hand-written backward pass, momentum
+``gdln.engines.routenet.train`` takes (:func:`gdln.engines.routenet.sgd_step`: hand-written backward pass, momentum
 accumulated in place).
 
     python benchmarks/bench_routenet.py [--M 40 100] [--batch 8] [--seconds 5] [--threads 1]
@@ -80,7 +80,7 @@ def bench(M: int, batch: int, seconds: float, d: int = 784, n_h: int = 128) -> t
     bufs = [torch.zeros_like(p) for p in net.parameters()]
     lr = torch.tensor([1e-4])
 
-    def batched_step():  # the step gdln.routenet.train takes: hand-written gradient, fused momentum update
+    def batched_step():  # the step gdln.engines.routenet.train takes: hand-written gradient, fused momentum update
         RN.sgd_step(net, x, targets, mask[None], bufs, lr, loss="ce", momentum=0.9)
 
     return _rate(loop_step, seconds), _rate(batched_step, seconds)

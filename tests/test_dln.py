@@ -1,4 +1,4 @@
-"""Tests for gdln.dln: Eq. 21 closed form vs numerical integration, Eqs. 22-23."""
+"""Tests for gdln.theory.dln: Eq. 21 closed form vs numerical integration, Eqs. 22-23."""
 
 import math
 

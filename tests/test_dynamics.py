@@ -1,4 +1,4 @@
-"""Tests for gdln.statistics and gdln.dynamics: Eqs. 3-6 against autograd, integration, statistics-only."""
+"""Tests for gdln.core.statistics and gdln.core.dynamics: Eqs. 3-6 against autograd, integration, statistics-only."""
 
 import numpy as np
 import pytest

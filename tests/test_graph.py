@@ -1,4 +1,4 @@
-"""Tests for gdln.graph: structure, validation, paths, P(e), T(v) and path splits (Sec. 2, Fig. 2b)."""
+"""Tests for gdln.core.graph: structure, validation, paths, P(e), T(v) and path splits (Sec. 2, Fig. 2b)."""
 
 import pytest
 

@@ -1,4 +1,4 @@
-"""Tests for gdln.transforms: permutations, rotations, trained-route masks (App. D)."""
+"""Tests for gdln.tasks.images: permutations, rotations, trained-route masks (App. D)."""
 
 import itertools
 

@@ -1,4 +1,4 @@
-"""Tests for gdln.metrics (Fig. 4e-h summaries)."""
+"""Tests for gdln.engines.metrics (Fig. 4e-h summaries)."""
 
 import pytest
 import torch

@@ -1,4 +1,4 @@
-"""Tests for gdln.network: gated forward pass (Sec. 2), Eq. 1 loss, replicas, validation."""
+"""Tests for gdln.core.network: gated forward pass (Sec. 2), Eq. 1 loss, replicas, validation."""
 
 import pytest
 import torch

@@ -1,4 +1,4 @@
-"""Tests for gdln.reduction: Eqs. 7-10 and App. B, exact against the full network in float64."""
+"""Tests for gdln.core.reduction: Eqs. 7-10 and App. B, exact against the full network in float64."""
 
 import pytest
 import torch

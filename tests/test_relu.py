@@ -1,4 +1,4 @@
-"""Tests for gdln.relu: the batched ReLU trainer and the cell-type classifier."""
+"""Tests for gdln.engines.relu: the batched ReLU trainer and the cell-type classifier."""
 
 import math
 

@@ -1,4 +1,4 @@
-"""Tests for gdln.resnet: architecture on random weights, pretrained accuracy on JPEG test images."""
+"""Tests for gdln.tasks.resnet: architecture on random weights, pretrained accuracy on JPEG test images."""
 
 import math
 

@@ -1,4 +1,4 @@
-"""Tests for gdln.routenet: the batched route network equals a per-domain loop; masking; replicas."""
+"""Tests for gdln.engines.routenet: the batched route network equals a per-domain loop; masking; replicas."""
 
 import math
 

@@ -1,4 +1,4 @@
-"""Tests for gdln.routing: the routing task (Fig. 4c-d) and the batched engine (Eq. 1-2)."""
+"""Tests for gdln.tasks.routing (the task, Fig. 4c-d; Eqs. 11-12) and gdln.engines.routing (the batched engine, Eqs. 1-2)."""
 
 import math
 
@@ -77,7 +77,7 @@ def test_handwritten_backprop_equals_autograd(H, per_io, gated):
 
 
 def test_engine_equals_core_generic_machinery():
-    """Same network through gdln.network / gdln.dynamics on the routing Graph + GatedData (float64)."""
+    """Same network through gdln.core.network / gdln.core.dynamics on the routing Graph + GatedData (float64)."""
     from gdln.core.dynamics import autograd_gradient, path_gradient
     from gdln.core.network import loss
     from gdln.core.statistics import path_statistics

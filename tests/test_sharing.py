@@ -1,4 +1,4 @@
-"""Tests for gdln.sharing (P-sharing schemes, Eqs. 16-17 / 52-56) and gdln.explorer."""
+"""Tests for gdln.theory.sharing (P-sharing schemes, Eqs. 16-17 / 52-56) and gdln.figures.explorer."""
 
 import math
 

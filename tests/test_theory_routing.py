@@ -1,4 +1,4 @@
-"""Tests for gdln.pathway_odes: Eqs. 13-15 and 44-46, and that they follow from the general Eq. 10."""
+"""Tests for gdln.theory.routing: Eqs. 13-15 and 44-46, and that they follow from the general Eq. 10."""
 
 import numpy as np
 import pytest

@@ -5,7 +5,7 @@
 ``E(p) = Sigma^yx(p) - sum_{j in T(t(p))} W_j Sigma^x(j, p)``                              (Eq. 4)
 
 The data enter only through the path statistics (Eqs. 5-6), so :func:`train` accepts either a
-:class:`~gdln.network.GatedData` or a :class:`~gdln.statistics.PathStatistics`. Time is measured in
+:class:`~gdln.core.network.GatedData` or a :class:`~gdln.core.statistics.PathStatistics`. Time is measured in
 units of ``tau``: a gradient-descent step of size ``dt`` is ``W <- W + (dt / tau) (-dL/dW)``.
 """
 

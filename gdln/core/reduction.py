@@ -430,7 +430,7 @@ def integrate_reduced(graph: Graph, diag: Diagonalization, B0: dict[str, Tensor 
     """Integrate Eq. 10 from ``B0`` (vectors of length ``r_e`` or scalars; replica axes allowed).
 
     method="ode": :func:`gdln.core.integrate.ode_samples` (scipy) in float64; method="gd": Euler steps ``dt``
-    (units of tau), landing exactly on the sample times, as in :func:`gdln.dynamics.train`.
+    (units of tau), landing exactly on the sample times, as in :func:`gdln.core.dynamics.train`.
     """
 
     if not (isinstance(tau, (int, float)) and tau > 0):

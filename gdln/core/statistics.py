@@ -6,7 +6,7 @@ For input-to-output paths ``j, p`` of the graph,
 - ``Sigma^x(j, p) = < g_j x_{s(j)} x_{s(p)}^T g_p >``       (Eq. 6, shape ``|s(j)| x |s(p)|``)
 
 where ``g_p`` is the product of all gates along ``p``: the edge gates of its edges and the node
-gates of its nodes (see :mod:`gdln.network` for the convention on input-node gates). Eq. 4 only
+gates of its nodes (see :mod:`gdln.core.network` for the convention on input-node gates). Eq. 4 only
 uses ``Sigma^x(j, p)`` for ``j`` in ``T(t(p))``, i.e. for pairs of paths that end at the same output
 node, so only those pairs are stored. ``yy[v] = < ||y_v||^2 >`` completes the statistics the loss
 (Eq. 1) needs: with them, the loss is a function of the weights and these statistics alone
@@ -111,7 +111,7 @@ def loss_from_statistics(graph: Graph, W: Weights, stats: PathStatistics, *,
     ``L = 1/2 sum_v <||y_v||^2> - sum_p tr(W_p^T Sigma^yx(p)) + 1/2 sum_v sum_{j,p in T(v)}
     tr(W_p^T W_j Sigma^x(j, p))``.
 
-    Equals :func:`gdln.network.loss` on the data the statistics came from. Without ``yy`` (or with
+    Equals :func:`gdln.core.network.loss` on the data the statistics came from. Without ``yy`` (or with
     ``include_constant=False``) the constant first term is left out.
     """
     Wp = {p: path_weight(graph, W, p) for p in stats.paths}

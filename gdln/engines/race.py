@@ -1,4 +1,17 @@
-"""TODO docstring"""
+"""Experiment drivers of the neural race (Sec. 4.2-4.3, Figs. 5-6) on the batched routing engine.
+
+Each driver trains many routing networks (:mod:`gdln.engines.routing`) at once and returns what a
+figure needs, next to the reduced theory (:mod:`gdln.theory.sharing`, Eqs. 16-17 and 52-56):
+
+- :func:`train_sharing`, :func:`sharing_experiment`: P-sharing networks (Fig. 5a-b), each run as
+  ``M**2/P`` independent block networks (the identity explained in :mod:`gdln.tasks.routing`), with
+  the data-mode strengths ``B1, B2`` (:func:`mode_strengths`) to compare with Eqs. 16-17;
+- :func:`k_sweep`, :func:`threshold_fraction`: errors on trained and untrained routes against ``K``
+  (Fig. 5c);
+- :func:`sigma_sweep`, :func:`lazy_safe_lr`, :func:`crossing`: generalisation against the initial
+  scale ``sigma_0`` (Fig. 6, rich versus lazy regime);
+- :func:`combined_race`: a shared and a private pathway side by side on every route (Sec. 4.2).
+"""
 
 from __future__ import annotations
 

@@ -380,7 +380,7 @@ def run_sweep(train_in: Domains, y_train: torch.Tensor, test_in: Domains, y_test
 
     ``Ks`` and ``gains`` are broadcast against each other (one of them may be a single value): the
     sweep points are ``zip(Ks, gains)``. Replica ``(p, s)`` uses init seed and route-mask seed
-    ``seeds[s]`` (masks by :func:`gdln.transforms.trained_routes`).
+    ``seeds[s]`` (masks by :func:`gdln.tasks.routing.trained_routes`).
     """
 
     Ks, gains, seeds = list(Ks), list(gains), list(seeds)

@@ -1,12 +1,10 @@
-"""The routing task of Sec. 4 (Fig. 4) and a batched engine that trains many routing networks at once.
+"""A batched engine that trains many routing networks (Sec. 4, Fig. 4; Fig. 5a) at once.
 
-The task (Sec. 4, Fig. 4a-d)
-----------------------------
-``M`` input domains, ``M`` output domains, and one small data set: four items with a 7-dimensional
-hierarchical target (a root feature shared by all items, two branch features, four leaf features;
-Fig. 4c). Input domain ``i`` presents item ``mu`` as ``X[i][:, mu]``; output domain ``j`` wants
-``Y[j][:, mu]``. A *route* ``(i, j)`` maps input domain ``i`` to output domain ``j``. Only ``K`` routes
-per input domain are trained (Fig. 4d); every output domain also has exactly ``K`` trained partners.
+The task (``M`` input and output domains, routes ``(i, j)``, ``K`` trained routes per domain, the
+hierarchical data of Fig. 4c) is :mod:`gdln.tasks.routing`; this module holds the networks, their
+initialisation, the hand-written gradient of Eq. 1 for all replicas at once (:func:`train_routing`),
+the float64 gradient flow for exactness checks (:func:`integrate_routing_flow`), and the conversion to
+and from the core GDLN weights of :func:`gdln.tasks.routing.routing_graph`.
 
 The network (Fig. 4a-b), generalised for the race chapter (Fig. 5a)
 -------------------------------------------------------------------

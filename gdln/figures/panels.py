@@ -1,4 +1,10 @@
-"""Panels of Fig. 4 (routing task) that are more than a line plot: data, trained routes, RSA, outputs."""
+"""The book's panels that are more than a line plot, one implementation of each.
+
+Routing data and trained routes (Fig. 4c-d), the representational similarity matrix (Fig. 4g / 6c,
+:func:`plot_similarity`), the output of every route (Fig. 4h / 6d, :func:`plot_route_outputs`),
+P-sharing schemes (Fig. 5a) and accuracy sweeps (Figs. 7-10). Colours and colour maps come only from
+:mod:`gdln.figures.style`.
+"""
 
 from __future__ import annotations
 

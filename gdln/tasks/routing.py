@@ -1,4 +1,20 @@
-"""TODO docstring"""
+"""The routing task of Sec. 4 (Fig. 4a-d) and its P-sharing variants (Sec. 4.2, Fig. 5a), as data.
+
+``M`` input domains and ``M`` output domains share one small data set: four items with a
+7-dimensional hierarchical target (root, two branches, four leaves; Fig. 4c), inputs random
+orthonormal item vectors. A *route* ``(i, j)`` maps input domain ``i`` to output domain ``j``; only
+``K`` routes per input (and per output) domain are trained (Fig. 4d, :func:`trained_routes`).
+
+- :func:`hierarchical_dataset`, :func:`routing_task` / :class:`RoutingTask`: the data and the
+  trained-route pattern; :func:`task_modes`: their mode decomposition ``U S V_i^T``, ``D`` (Eqs. 7-8).
+- :func:`pathway_gates`, :func:`sharing_gates`, :func:`combined_gates`, :func:`block_task`: gates of
+  the P-sharing schemes and of the combined network (Sec. 4.2) for :mod:`gdln.engines.routing`.
+- :func:`routing_graph`, :func:`routing_gated_data`: the same task as a core GDLN (``Graph`` +
+  ``GatedData``), so that the general Eqs. 5-10 apply; :func:`path_route` and
+  :func:`predicted_path_statistics`: each path's route and its path statistics in closed form
+  (Eqs. 11-12, ``Sigma^yx(p) = T_ij/(KM) U S V_i^T``, ``Sigma^x(p, p) = T_ij/(KM) V_i D V_i^T``).
+- :func:`shared_branch_task`: the pathway-counting example of Sec. 3.1.
+"""
 
 from __future__ import annotations
 
@@ -35,7 +51,7 @@ __all__ = ["sharing_gates", "block_task", "combined_gates", "DEFAULT_MAGNITUDES"
 # ``tests/test_sharing.py`` checks it against the engine's gated many-pathway network.
 
 def sharing_gates(M: int, P: int, *, dtype=torch.float32) -> torch.Tensor:
-    """One-hot gates ``(M, M, M**2/P)`` of the P-sharing scheme for :mod:`gdln.routing` (Fig. 5a)."""
+    """One-hot gates ``(M, M, M**2/P)`` of the P-sharing scheme for :mod:`gdln.engines.routing` (Fig. 5a)."""
     return pathway_gates(sharing_assignment(M, P), n_pathways(M, P), dtype=dtype)
 
 

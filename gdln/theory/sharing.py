@@ -158,7 +158,7 @@ def integrate_sharing(S: Sequence[float], D: Sequence[float], M: int, P: int | S
     ``b1_0``/``b2_0`` are the initial singular values (scalars or one per mode; ``b2_0`` defaults to
     ``b1_0``). ``loss`` is the loss of one route (Eq. 1 per route), ``1/2 (y_power - 2 sum_a S_a u_a +
     sum_a D_a u_a**2)`` with ``u = B2 B1**2`` and ``y_power = <|y|**2>`` (default ``sum S**2/D``, the
-    part the modes can capture; :func:`gdln.routing.task_modes` gives the true value).
+    part the modes can capture; :func:`gdln.tasks.routing.task_modes` gives the true value).
     """
     Ps = (P,) if isinstance(P, (int, np.integer)) and not isinstance(P, bool) else tuple(P)
     if len(Ps) == 0:
