@@ -152,10 +152,12 @@ def test_report_gathers_every_claim_with_status_link_and_provenance(repo):
     _fake_run(build, "alpha", [_claim("alpha.one", "pass"), _claim("alpha.two", "full-only"),
                                _claim("alpha.three", "fail"), _claim("alpha.four", "deviates")])
     text = book.report_markdown(["alpha", "beta"], build)
-    assert ("4 claims from 2 chapter(s): **1** pass, **1** fail, **1** deviates, **1** full-only; "
-            "failing: `alpha.three`; deviating (explained): `alpha.four`.") in text
-    assert "`alpha.one`" in text and "FULL-ONLY" in text and "{doc}`alpha <alpha>`" in text
-    assert "a \\| b" in text  # pipes in cells are escaped for the markdown table
+    assert "**1 of 4 claims pass**, from 2 chapter(s) executed in quick mode." in text
+    for status in ("pass", "fail", "deviates", "full-only"):
+        assert f'<span class="gdln-count claim-{status}"><b>1</b> {status}</span>' in text
+    assert text.index("alpha.three") < text.index("alpha.four") < text.index("alpha.two") < text.index("alpha.one")
+    assert 'href="alpha.html#claim-alpha-one"' in text and ">FULL-ONLY<" in text and "{doc}`alpha <alpha>`" in text
+    assert "<td>a | b</td>" in text  # the claims table is raw HTML: a pipe needs no escaping there
     assert "`abcdef0123`" in text and "1.5 s" in text and "**not executed**" in text
 
 
@@ -168,8 +170,9 @@ def test_stage_uses_executed_notebooks_not_sources(repo):
     (build / "site").mkdir(parents=True)
     (build / "site" / "beta.md").write_text("left by an earlier staging")  # would duplicate a page
     site = book.stage(["alpha"], root=repo, build=build)
-    assert sorted(p.name for p in site.iterdir()) == ["_toc.yml", "_vendor", "alpha.ipynb", "intro.md", "report.md"]
-    assert "`alpha.one`" in (site / "report.md").read_text()
+    assert sorted(p.name for p in site.iterdir()) == ["_toc.yml", "_vendor", "alpha.ipynb", "intro.md",
+                                                      "report-margins.svg", "report.md"]
+    assert "alpha.html#claim-alpha-one" in (site / "report.md").read_text()
     toc = (site / "_toc.yml").read_text()
     assert "alpha" in toc and "beta" not in toc  # only the chapters asked for
 

@@ -21,12 +21,19 @@ recorded, never loosened: declare it with ``known_deviation="why"`` and, when it
 ``"deviates"`` (``passed = False``), shown in red on the chapter and in the Reproduction report with
 the reason. The test suite fails on status ``"fail"`` only, i.e. on a failure nobody has explained;
 a declared deviation that starts passing is reported as ``"pass"``.
+
+The *margin* of a claim (:func:`margin`) puts every comparison on one axis: how far inside (positive)
+or outside (negative) its criterion the measured value lies, in units of the slack the criterion
+allows; 0 is the boundary and 1 is the target itself. :meth:`Claims.check` shows each claim where it is
+made, in a notebook, as a one-line badge whose HTML id (:func:`anchor`) the Reproduction report links to.
 """
 
 from __future__ import annotations
 
+import html
 import math
 import os
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -34,7 +41,8 @@ from typing import Any, Literal
 from gdln.book.provenance import build_dir
 from gdln.util.files import atomic_write_json
 
-__all__ = ["KINDS", "MODES", "STATUSES", "Claim", "compare", "Claims", "ClaimsTable"]
+__all__ = ["KINDS", "MODES", "STATUSES", "Claim", "compare", "margin", "anchor", "criterion_text", "badge_html",
+           "Claims", "ClaimsTable"]
 
 Kind = Literal["abs", "rel", "le", "ge"]
 KINDS: tuple[str, ...] = ("abs", "rel", "le", "ge")
@@ -59,6 +67,12 @@ class Claim:
     mode: str
     note: str = ""
 
+    def _ipython_display_(self) -> None:
+        """A claim is shown once, by :meth:`Claims.check`; displaying it again shows the badge without its id."""
+        if self.__dict__.pop("_shown", False):
+            return  # `claims.check(...)` as the last line of a cell: check() has already shown it
+        _display(asdict(self), with_id=False)
+
 
 def compare(measured: float, target: float, tolerance: float, kind: str) -> bool:
     """Whether ``measured`` meets ``target`` under ``tolerance`` for comparison ``kind``."""
@@ -73,6 +87,112 @@ def compare(measured: float, target: float, tolerance: float, kind: str) -> bool
     if kind == "le":
         return measured <= target + tolerance
     return measured >= target - tolerance
+
+
+def margin(measured: float, target: float, tolerance: float, kind: str) -> float:
+    """How far inside (> 0) or outside (< 0) its criterion a measured value lies, on one normalised axis.
+
+    ``margin = (allowed - miss) / scale``, where the *miss* and the slack *allowed* are, per ``kind``:
+
+    - ``"abs"``: miss ``|m - t|``, allowed ``tol``
+    - ``"rel"``: miss ``|m - t|``, allowed ``tol * |t|``
+    - ``"le"``:  miss ``m - t`` (negative below the target), allowed ``tol``
+    - ``"ge"``:  miss ``t - m`` (negative above the target), allowed ``tol``
+
+    and ``scale = allowed`` when it is positive, else ``|t|`` (a bound with no slack is measured in
+    units of itself), else 1. So 0 is the criterion's boundary and 1 is the target itself (or, for a
+    bound given with no slack, a measured value of 0); ``abs`` and ``rel`` margins are at most 1,
+    ``le``/``ge`` margins exceed 1 when the value is on the good side of the target. A non-finite
+    measured value has margin ``-inf``. The sign always agrees with :func:`compare`:
+    ``margin >= 0`` exactly when the claim's criterion holds.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"unknown claim kind {kind!r}; expected one of {KINDS}")
+    measured, target, tolerance = float(measured), float(target), float(tolerance)
+    if not math.isfinite(measured):
+        return -math.inf
+    if kind == "abs":
+        allowed, miss = tolerance, abs(measured - target)
+    elif kind == "rel":
+        allowed, miss = tolerance * abs(target), abs(measured - target)
+    elif kind == "le":
+        allowed, miss = tolerance, measured - target
+    else:
+        allowed, miss = tolerance, target - measured
+    scale = allowed if allowed > 0 else (abs(target) if target != 0 else 1.0)
+    value = (allowed - miss) / scale
+    # rounding at the boundary must not contradict compare(): the sign is the verdict
+    return max(value, 0.0) if compare(measured, target, tolerance, kind) else min(value, -5e-324)
+
+
+def anchor(claim_id: str) -> str:
+    """The HTML id of a claim's badge on its chapter page: ``xor.gdln_vs_analytic`` -> ``claim-xor-gdln_vs_analytic``."""
+    return "claim-" + re.sub(r"[^A-Za-z0-9_-]", "-", claim_id)
+
+
+def _short(x: float) -> str:
+    """A number in at most 3 significant digits (scientific notation outside [1e-3, 1e4))."""
+    if not math.isfinite(x):
+        return str(x)
+    if x == 0:
+        return "0"
+    if 1e-3 <= abs(x) < 1e4:
+        return f"{x:.3g}".replace("-", "\u2212")
+    return f"{x:.2g}".replace("-", "\u2212")
+
+
+def criterion_text(target: float, tolerance: float, kind: str) -> str:
+    """The criterion in a few characters: ``0.4 ± 0.1``, ``24.8 ± 5%``, ``≤ 1e-06``, ``≥ 1 − 0.1``."""
+    t, tol = float(target), float(tolerance)
+    if kind == "abs":
+        return f"= {_short(t)}" if tol == 0 else f"{_short(t)} \u00b1 {_short(tol)}"
+    if kind == "rel":
+        return f"= {_short(t)}" if tol == 0 else f"{_short(t)} \u00b1 {_short(100 * tol)}%"
+    sign, op = ("\u2264", "+") if kind == "le" else ("\u2265", "\u2212")
+    if tol == 0:
+        return f"{sign} {_short(t)}"
+    if t == 0:
+        return f"{sign} {_short(tol if kind == 'le' else -tol)}"
+    return f"{sign} {_short(t)} {op} {_short(tol)}"
+
+
+#: Status -> CSS class (the book's stylesheet colours them; see book/_assets/gdln.css).
+STATUS_CLASS: dict[str, str] = {"pass": "claim-pass", "fail": "claim-fail", "deviates": "claim-deviates",
+                                 "full-only": "claim-full-only"}
+
+
+def badge_html(claim: dict[str, Any], *, with_id: bool = True, report: str | None = "report.html") -> str:
+    """One line that shows a claim where a chapter makes it: status, id, measured vs criterion.
+
+    With ``with_id`` the line carries the claim's :func:`anchor`, which the Reproduction report links
+    to; ``report`` (a relative URL, or None) links back to the claim's row in the report.
+    """
+    c, esc = claim, html.escape
+    ident = f' id="{anchor(c["id"])}"' if with_id else ""
+    back = (f' <a class="gdln-claim-report" href="{esc(report)}#report-{anchor(c["id"])}" '
+            f'title="this claim in the Reproduction report">report</a>') if report else ""
+    css = STATUS_CLASS.get(c["status"], "claim-full-only")
+    return (f'<div class="gdln-claim {css}"{ident}><span class="gdln-status {css}">{esc(c["status"].upper())}</span> '
+            f'claim <code>{esc(c["id"])}</code> ({esc(c["ref"])}): measured <b>{esc(_short(c["measured"]))}</b>, '
+            f'criterion {esc(criterion_text(c["target"], c["tolerance"], c["kind"]))}{back}</div>')
+
+
+def _badge_text(c: dict[str, Any]) -> str:
+    return (f'[{c["status"].upper()}] claim {c["id"]} ({c["ref"]}): measured {_short(c["measured"])}, '
+            f'criterion {criterion_text(c["target"], c["tolerance"], c["kind"])}')
+
+
+def _display(claim: dict[str, Any], *, with_id: bool) -> bool:
+    """Show a claim's badge in a running IPython kernel (HTML and plain text); False elsewhere."""
+    try:
+        from IPython import get_ipython
+        from IPython.display import display
+    except ImportError:  # gdln without the book extras
+        return False
+    if get_ipython() is None:
+        return False
+    display({"text/html": badge_html(claim, with_id=with_id), "text/plain": _badge_text(claim)}, raw=True)
+    return True
 
 
 class Claims:
@@ -117,6 +237,8 @@ class Claims:
                       tolerance=tolerance, kind=kind, passed=passed, status=status, mode=self.mode,
                       note=note)
         self.claims.append(claim)
+        if _display(asdict(claim), with_id=True):
+            claim.__dict__["_shown"] = True  # so that a cell ending in check(...) does not show it twice
         return claim
 
     @property
@@ -159,15 +281,15 @@ class ClaimsTable:
     HEAD = ["claim", "paper", "status", "measured (m)", "target (t)", "criterion", "mode", "statement"]
 
     def _repr_html_(self) -> str:
-        import html
         out = ['<table class="gdln-claims"><thead><tr>']
         out += [f"<th>{h}</th>" for h in self.HEAD]
         out.append("</tr></thead><tbody>")
         for r in self.rows:
-            cls = {"pass": "claim-pass", "fail": "claim-fail", "deviates": "claim-fail"}.get(
-                r["status"], "claim-full-only")
-            out.append(f'<tr class="{cls}">' + "".join(
-                f"<td>{html.escape(c)}</td>" for c in self._cells(r)) + "</tr>")
+            cells = [html.escape(c) for c in self._cells(r)]
+            cells[0] = f'<a href="#{anchor(r["id"])}">{cells[0]}</a>'  # to the claim's badge on this page
+            cells[2] = f'<span class="gdln-status {STATUS_CLASS.get(r["status"], "claim-full-only")}">{cells[2]}</span>'
+            out.append(f'<tr class="{STATUS_CLASS.get(r["status"], "claim-full-only")}">'
+                       + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
         out.append("</tbody></table>")
         return "".join(out)
 

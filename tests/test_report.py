@@ -1,0 +1,294 @@
+"""The Reproduction report: claim margins, the claim badges chapters show (the report's link targets),
+the report's summary, table and folding, its margin figure, and, end to end, that jupyter-book keeps
+the badges' raw HTML so the report's links land on them."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import shutil
+import textwrap
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from gdln import book
+from gdln.book.claims import Claims, anchor, badge_html, compare, criterion_text, margin
+from gdln.book.report import (MARGINS_FIGURE, STATUS_ORDER, margins_svg, report_markdown,
+                              split_first_sentence)
+from gdln.util.files import REPO_ROOT
+
+# ---------------------------------------------------------------- margin
+
+
+@pytest.mark.parametrize("measured, target, tol, kind, expected", [
+    (1.0, 1.0, 0.1, "abs", 1.0),       # on target
+    (1.05, 1.0, 0.1, "abs", 0.5),      # half the slack used
+    (0.9, 1.0, 0.1, "abs", 0.0),       # on the boundary
+    (1.3, 1.0, 0.1, "abs", -2.0),      # two slacks' worth outside
+    (110.0, 100.0, 0.2, "rel", 0.5),   # slack 0.2 * |t| = 20
+    (-110.0, -100.0, 0.2, "rel", 0.5),
+    (0.0, 0.0, 0.1, "le", 1.0),        # an error bound met with zero error
+    (0.05, 0.0, 0.1, "le", 0.5),
+    (0.2, 0.0, 0.1, "le", -1.0),
+    (0.5e-10, 1e-10, 0.0, "le", 0.5),  # a bound with no slack: in units of the bound itself
+    (0.9, 0.9, 0.05, "ge", 1.0),
+    (0.95, 0.9, 0.05, "ge", 2.0),      # lower bounds met with room to spare lie beyond 1
+    (0.8, 0.9, 0.05, "ge", -1.0),
+    (0.45, 0.5, 0.0, "ge", -0.1),
+    (1.1, 1.0, 0.0, "abs", -0.1),      # an exact equality missed: in units of |t|
+    (0.5, 0.0, 0.0, "abs", -0.5),      # ... or of 1 when t = 0
+])
+def test_margin_per_kind(measured, target, tol, kind, expected):
+    assert margin(measured, target, tol, kind) == pytest.approx(expected, abs=1e-12)
+
+
+def test_margin_sign_is_the_verdict_of_compare():
+    values = [-2.0, -1.0, -0.3, 0.0, 1e-12, 0.1, 0.3, 0.7, 0.9, 1.0, 1.1, 1.2, 3.0]
+    for kind in ("abs", "rel", "le", "ge"):
+        for m in values:
+            for t in values:
+                for tol in (0.0, 0.1, 0.2, 1.0):  # 0.1 and 0.2 put some values on a boundary up to rounding
+                    assert (margin(m, t, tol, kind) >= 0) == compare(m, t, tol, kind), (m, t, tol, kind)
+
+
+def test_margin_of_non_finite_and_unknown_kind():
+    assert margin(math.nan, 0.0, 1.0, "abs") == -math.inf
+    assert margin(math.inf, 0.0, 1.0, "le") == -math.inf
+    with pytest.raises(ValueError, match="unknown claim kind 'lt'"):
+        margin(1.0, 1.0, 0.1, "lt")
+
+
+def test_criterion_text():
+    assert criterion_text(0.4, 0.1, "abs") == "0.4 \u00b1 0.1"
+    assert criterion_text(24.8, 0.05, "rel") == "24.8 \u00b1 5%"
+    assert criterion_text(1e-10, 0.0, "le") == "\u2264 1e\u221210"
+    assert criterion_text(0.0, 1e-6, "le") == "\u2264 1e\u221206"
+    assert criterion_text(1.0, 0.05, "ge") == "\u2265 1 \u2212 0.05"
+    assert criterion_text(0.5, 0.0, "ge") == "\u2265 0.5"
+
+
+# ---------------------------------------------------------------- the badge check() shows
+
+
+def test_anchor_is_a_stable_html_id():
+    assert anchor("xor.gdln_vs_analytic") == "claim-xor-gdln_vs_analytic"
+    assert anchor("a.b-c.d e") == "claim-a-b-c-d-e"
+
+
+def test_badge_carries_the_anchor_status_and_escapes_text():
+    c = {"id": "x.y", "ref": "Eq. <1>", "status": "deviates", "measured": 0.11, "target": 0.0, "tolerance": 0.1,
+         "kind": "le"}
+    html = badge_html(c)
+    assert 'id="claim-x-y"' in html and "claim-deviates" in html and "DEVIATES" in html
+    assert "Eq. &lt;1&gt;" in html and "\u2264 0.1" in html and 'href="report.html#report-claim-x-y"' in html
+    assert "id=" not in badge_html(c, with_id=False, report=None)
+
+
+def test_check_displays_the_badge_once_in_ipython(tmp_path):
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.utils.capture import capture_output
+
+    shell = InteractiveShell.instance()
+    try:
+        claims = Claims("alpha", "quick", out_dir=tmp_path)
+        with capture_output() as shown:
+            claim = claims.check("alpha.one", ref="Eq. 1", statement="s", measured=1.0, target=1.0, tolerance=0.1)
+        assert len(shown.outputs) == 1
+        assert 'id="claim-alpha-one"' in shown.outputs[0].data["text/html"]
+        assert "[PASS] claim alpha.one" in shown.outputs[0].data["text/plain"]
+        # the cell's result (check(...) on the cell's last line) adds nothing: the claim is already shown
+        assert shell.display_formatter.format(claim) == ({}, {})
+        with capture_output() as again:  # shown again later: the badge, without the id (ids are unique)
+            shell.display_formatter.format(claim)
+        assert len(again.outputs) == 1 and "id=" not in again.outputs[0].data["text/html"]
+    finally:
+        InteractiveShell.clear_instance()
+
+
+def test_check_outside_ipython_shows_nothing(tmp_path, capsys):
+    Claims("alpha", "quick", out_dir=tmp_path).check("alpha.one", ref="r", statement="s", measured=1.0,
+                                                     target=1.0, tolerance=0.1)
+    assert capsys.readouterr().out == ""
+
+
+# ---------------------------------------------------------------- the report page
+
+
+@pytest.mark.parametrize("text, first, rest", [
+    ("One sentence", "One sentence", ""),
+    ("Eq. 15 holds. It holds well.", "Eq. 15 holds.", "It holds well."),
+    ("As in Fig. 3 and e.g. Sec. 4, it works; see App. B.", "As in Fig. 3 and e.g. Sec. 4, it works;", "see App. B."),
+    ("A value 0.5 is  fine!  Rest\nhere.", "A value 0.5 is fine!", "Rest here."),
+])
+def test_split_first_sentence(text, first, rest):
+    assert split_first_sentence(text) == (first, rest)
+
+
+def fake_run(build: Path, name: str, claims: list[dict]) -> None:
+    (build / "executed").mkdir(parents=True, exist_ok=True)
+    (build / "claims").mkdir(parents=True, exist_ok=True)
+    (build / "executed" / f"{name}.ipynb").write_text(json.dumps(
+        {"cells": [{"cell_type": "markdown", "source": f"# The {name} chapter\n\nText."}]}))
+    (build / "claims" / f"{name}.json").write_text(json.dumps(claims))
+    (build / "executed" / f"{name}.hash.json").write_text(json.dumps({
+        "chapter": name, "key": "k", "parameters": {"mode": "quick", "seed": 0, "device": "auto"},
+        "gdln_version": "0.1.0", "gdln_source_hash": "abcdef0123456789", "wall_time_s": 1.5,
+        "executed_at": "2026-01-01T00:00:00+00:00", "claims": True}))
+
+
+def claim(id: str, status: str, measured: float = 1.0, statement: str = "First sentence. Second one.",
+          note: str = "") -> dict:
+    return {"id": id, "ref": "Eq. 3", "statement": statement, "measured": measured, "target": 1.0,
+            "tolerance": 0.1, "kind": "abs", "passed": {"pass": True, "fail": False, "deviates": False}.get(status),
+            "status": status, "mode": "quick", "note": note}
+
+
+@pytest.fixture
+def build(tmp_path: Path) -> Path:
+    build = tmp_path / "_build"
+    fake_run(build, "alpha", [claim("alpha.one", "pass", statement="Only one sentence"),
+                              claim("alpha.two", "full-only", 1.5),
+                              claim("alpha.three", "fail", 3.0, note="why it matters"),
+                              claim("alpha.four", "deviates", 1.2, note="n. Known deviation: the reason")])
+    fake_run(build, "gamma", [claim("gamma.one", "pass", 0.95)])
+    return build
+
+
+def test_report_summary_counts_and_chapters(build):
+    text = report_markdown(["alpha", "beta", "gamma"], build)
+    assert "**2 of 5 claims pass**, from 3 chapter(s) executed in quick mode." in text
+    assert "**1 claim fails without an explanation**" in text
+    for n, status in [(2, "pass"), (1, "deviates"), (1, "full-only"), (1, "fail")]:
+        assert f'<span class="gdln-count claim-{status}"><b>{n}</b> {status}</span>' in text
+    assert '<a href="alpha.html">The alpha chapter</a></td><td>4</td>' in text  # title read from the notebook
+    assert '<a href="beta.html">beta</a></td><td colspan="5"><b>not executed</b>' in text
+
+
+def test_report_table_links_to_the_chapters_anchors_failures_first(build):
+    text = report_markdown(["alpha", "beta", "gamma"], build)
+    ids = re.findall(r'<tr class="claim-[a-z-]+" id="report-claim-([a-z-]+)">', text)
+    assert ids == ["alpha-three", "alpha-four", "alpha-two", "alpha-one", "gamma-one"]
+    statuses = re.findall(r'<tr class="claim-([a-z-]+)" id="report-', text)
+    assert statuses == sorted(statuses, key=STATUS_ORDER.index)
+    assert '<a href="alpha.html#claim-alpha-three"><code>alpha.three</code></a>' in text
+    assert '<a href="gamma.html#claim-gamma-one">' in text
+    assert "<b>3</b> vs 1 \u00b1 0.1" in text  # measured vs criterion in one cell
+    assert "\u221219.00" in text  # margin of 3.0 vs 1 +- 0.1: (0.1 - 2) / 0.1
+
+
+def test_report_folds_all_but_the_first_sentence(build):
+    text = report_markdown(["alpha"], build)
+    assert "<td>Only one sentence</td>" in text  # nothing to fold
+    assert "<details><summary>First sentence.</summary><p>Second one.</p></details>" in text  # full-only, folded
+    assert ("<details open><summary>First sentence.</summary><p>Second one.</p><p>why it matters</p></details>"
+            in text)  # a failure shows its notes
+    assert "<p>n.</p><p><b>Known deviation:</b> the reason</p>" in text
+
+
+def test_report_html_blocks_have_no_blank_lines(build):
+    """MyST ends a raw HTML block at a blank line: every table must be one block."""
+    text = report_markdown(["alpha", "gamma"], build)
+    for block in re.findall(r"<table.*?</table>", text, flags=re.S):
+        assert "\n\n" not in block
+    assert f":::{{figure}} {MARGINS_FIGURE}" in text
+    assert "| {doc}`alpha <alpha>` | 4 | quick | 0 | auto | 0.1.0 | `abcdef0123` | 1.5 s |" in text
+
+
+def test_margin_figure_is_svg_with_every_claim_and_status(build):
+    svg = margins_svg(["alpha", "gamma"], build)
+    root = ET.fromstring(svg)
+    assert root.tag.endswith("svg")
+    text = " ".join(t for t in root.itertext())
+    for cid in ("alpha.one", "alpha.two", "alpha.three", "alpha.four", "gamma.one"):
+        assert cid in text
+    for label in ("pass: 2", "deviates (explained): 1", "full-only (not judged): 1", "fail: 1", "margin"):
+        assert label in text
+    assert margins_svg(["alpha", "gamma"], build) == svg  # byte-identical: the staged page is not rewritten
+
+
+def test_margin_figure_without_claims(tmp_path):
+    assert "no claims recorded" in margins_svg(["alpha"], tmp_path / "_build")
+
+
+def test_stage_writes_the_margin_figure_beside_the_report(build):
+    repo = build.parent
+    (repo / "book" / "_vendor" / "static").mkdir(parents=True)
+    (repo / "book" / "report.md").write_text("# Report\n\n<!-- gdln:report -->\n")
+    (repo / "book" / "intro.md").write_text("# Intro\n")
+    (repo / "book" / "alpha.md").write_text("# alpha\n\n```{code-cell} ipython3\n1\n```\n")
+    (repo / "_toc.yml").write_text("format: jb-book\nroot: intro\nchapters:\n  - file: alpha\n  - file: report\n")
+    site = book.stage(["alpha"], root=repo, build=build)
+    assert (site / MARGINS_FIGURE).read_text().startswith("<?xml")
+    assert MARGINS_FIGURE in (site / "report.md").read_text()
+    assert not list(site.glob(".*"))  # written atomically, no temporary file left
+
+
+# ---------------------------------------------------------------- end to end: jupyter-book keeps the anchors
+
+CHAPTER = textwrap.dedent("""\
+    ---
+    jupytext:
+      text_representation:
+        extension: .md
+        format_name: myst
+    kernelspec:
+      name: python3
+      display_name: Python 3
+    ---
+    # Alpha
+
+    As shown by {cite:t}`saxe2022neural`.
+
+    ```{code-cell} ipython3
+    :tags: [parameters]
+    mode = "quick"
+    seed = 0
+    device = "auto"
+    ```
+
+    ```{code-cell} ipython3
+    from gdln.book.claims import Claims
+    claims = Claims("alpha", mode)
+    claims.check("alpha.steps", ref="Eq. 1", statement="One is one. Always.", measured=1, target=1, tolerance=0)
+    ```
+
+    ```{code-cell} ipython3
+    claims.save()
+    claims.table()
+    ```
+    """)
+
+
+@pytest.mark.skipif(shutil.which("jupyter-book") is None and not (Path(__file__).parents[1] / ".venv" / "bin" /
+                    "jupyter-book").exists(), reason="jupyter-book is not installed")
+def test_built_book_keeps_claim_anchors_and_the_report_links_to_them(tmp_path):
+    """Execute a one-chapter book with the real _config.yml, stage and render it: the chapter's HTML keeps the
+    badge (raw HTML output) with its id, once; the report links to it and shows the figure; citations resolve."""
+    repo = tmp_path / "repo"
+    shutil.copytree(REPO_ROOT / "book" / "_assets", repo / "book" / "_assets")
+    for name in ("references.bib", "references.md", "report.md"):
+        shutil.copy(REPO_ROOT / "book" / name, repo / "book" / name)
+    shutil.copy(REPO_ROOT / "_config.yml", repo / "_config.yml")
+    (repo / "book" / "_vendor" / "static").mkdir(parents=True)
+    (repo / "book" / "_vendor" / "static" / "x.js").write_text("//")
+    (repo / "book" / "intro.md").write_text("# Intro\n\nThe paper {cite:p}`saxe2022neural`.\n")
+    (repo / "book" / "alpha.md").write_text(CHAPTER)
+    (repo / "_toc.yml").write_text("format: jb-book\nroot: intro\nchapters:\n  - file: alpha\n  - file: report\n"
+                                   "  - file: references\n")
+    build = repo / "_build"
+    book.execute("alpha", {}, root=repo, build=build, log=lambda *a, **k: None)
+    html = book.render(book.stage(["alpha"], root=repo, build=build), root=repo, build=build)
+    alpha = (html / "alpha.html").read_text(encoding="utf-8")
+    assert alpha.count('id="claim-alpha-steps"') == 1  # shown once, although check() ends its cell
+    assert 'href="report.html#report-claim-alpha-steps"' in alpha
+    assert 'href="#claim-alpha-steps"' in alpha  # the chapter's claims table links to the badge
+    report = (html / "report.html").read_text(encoding="utf-8")
+    assert 'href="alpha.html#claim-alpha-steps"' in report and 'id="report-claim-alpha-steps"' in report
+    assert "<details><summary>One is one.</summary><p>Always.</p></details>" in report
+    assert (html / "_images" / MARGINS_FIGURE).exists() and MARGINS_FIGURE in report
+    references = (html / "references.html").read_text(encoding="utf-8")
+    assert "The Neural Race Reduction" in references and "Exact solutions to the nonlinear dynamics" in references
+    assert 'href="references.html#id' in (html / "intro.html").read_text(encoding="utf-8")  # the citation link
