@@ -1,5 +1,6 @@
 """environment.yml (conda) lists the same dependencies, with the same version specifiers, as
-pyproject.toml (pip): core dependencies and every extra, torch pinned in the pip section."""
+pyproject.toml (pip): core dependencies and every extra, torch pinned in the pip section. The citation
+metadata (CITATION.cff) and the LICENSE file agree with pyproject.toml too."""
 
 from __future__ import annotations
 
@@ -59,3 +60,22 @@ def test_conda_python_satisfies_requires_python():
     _, requires = pyproject()
     _, _, python = environment()
     assert SpecifierSet(requires).contains(python + ".0"), (python, requires)
+
+
+def test_citation_cff_is_valid_and_agrees_with_pyproject():
+    cff = yaml.safe_load((REPO_ROOT / "CITATION.cff").read_text(encoding="utf-8"))
+    for key in ("cff-version", "message", "title", "authors"):  # required by the Citation File Format
+        assert cff.get(key), f"CITATION.cff lacks {key!r}"
+    assert cff["cff-version"] == "1.2.0"
+    assert all(isinstance(a, dict) and (a.get("name") or a.get("family-names")) for a in cff["authors"])
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
+    assert str(cff["version"]) == project["version"] and cff["license"] == project["license"]
+    paper = next(r for r in cff["references"] if "The Neural Race Reduction" in r["title"])
+    assert [a["family-names"] for a in paper["authors"]] == ["Saxe", "Sodhani", "Lewallen"]
+    assert (paper["year"], paper["volume"], paper["start"], paper["end"]) == (2022, 162, 19287, 19309)
+
+
+def test_license_file_matches_pyproject():
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
+    text = (REPO_ROOT / "LICENSE").read_text(encoding="utf-8")
+    assert project["license"] == "MIT" and text.startswith("MIT License") and "the gdln authors" in text
