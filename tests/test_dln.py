@@ -10,8 +10,7 @@ from gdln.core.graph import chain
 from gdln.core.network import GatedData
 from gdln.core.reduction import diagonalize, integrate_reduced
 from gdln.core.statistics import path_statistics
-
-F64 = torch.float64
+from helpers import F64, close
 
 
 @pytest.mark.parametrize("s, d, a0, tau", [(math.sqrt(2) / 4, 0.5, 1e-3, 2.5), (2.0, 1.0, 0.05, 1.0),
@@ -40,7 +39,7 @@ def test_closed_form_matches_general_reduction_on_a_chain():
     sign = torch.sign(dg.S[g.paths()[0]])  # the SVD may put the sign on S
     torch.testing.assert_close(sign * a, dln_mode_trajectory(s, d, a0, tau, t), rtol=1e-8, atol=0)
     # and the loss (Eq. 22 with one path, Sigma^y = y^2) agrees with the reduced loss
-    torch.testing.assert_close(red.loss, dln_loss(sign * a, s, d, sigma_y=s ** 2 / d), rtol=0, atol=1e-12)
+    close(red.loss, dln_loss(sign * a, s, d, sigma_y=s ** 2 / d))
 
 
 def test_xor_loss_eqs_22_23():
@@ -48,7 +47,7 @@ def test_xor_loss_eqs_22_23():
     s, d = math.sqrt(2) / P, 2 / P
     a = torch.linspace(0, 1 / math.sqrt(2), 7, dtype=F64)
     L22 = dln_loss(a, s, d, sigma_y=1 / P, n_paths=P)
-    torch.testing.assert_close(L22, 0.5 - math.sqrt(2) * a + a ** 2, rtol=0, atol=1e-15)
+    close(L22, 0.5 - math.sqrt(2) * a + a ** 2, atol=1e-15)
     assert abs(L22[-1].item()) < 1e-15  # a -> s/d = 1/sqrt(2) solves XoR exactly
 
 

@@ -5,19 +5,14 @@ import pytest
 import torch
 
 from gdln.core.graph import Graph, random_graph
-from gdln.core.network import GatedData, init_weights, loss, random_gated_data
-from gdln.core.statistics import PathStatistics, loss_from_statistics, path_statistics, same_statistics_data
+from gdln.core.network import init_weights, loss, random_gated_data
+from gdln.core.statistics import loss_from_statistics, path_statistics, same_statistics_data
 from gdln.core.dynamics import autograd_gradient, path_gradient, train
-
-F64 = torch.float64
+from helpers import EXACT, F64, close, close_dicts, gen, random_network
 
 
 def setup(seed, replicas=(), n=17, **kw):
-    g = random_graph(seed, **kw)
-    gen = torch.Generator().manual_seed(100 + seed)
-    W = init_weights(g, 1.0, generator=gen, dtype=F64, replicas=replicas)
-    d = random_gated_data(g, n, generator=gen)
-    return g, W, d
+    return random_network(seed, n=n, replicas=replicas, data_seed=100 + seed, **kw)
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -29,8 +24,8 @@ def test_path_gradient_equals_autograd(seed):
     a, b = path_gradient(g, W, st), autograd_gradient(g, W, d)
     for e in g.edges:
         assert a[e].shape == W[e].shape
-        torch.testing.assert_close(a[e], b[e], rtol=0, atol=1e-10)
-    torch.testing.assert_close(loss_from_statistics(g, W, st), loss(g, W, d), rtol=0, atol=1e-12)
+        close(a[e], b[e], atol=1e-10)
+    close(loss_from_statistics(g, W, st), loss(g, W, d))
 
 
 def test_statistics_definitions():
@@ -43,39 +38,37 @@ def test_statistics_definitions():
     for e in p.edges:
         gp = gp * d.edge_gates[e]
     manual = sum(gp[i] * torch.outer(d.y[p.target][i], d.x[p.source][i]) for i in range(d.n)) / d.n
-    torch.testing.assert_close(st.yx[p], manual, rtol=0, atol=1e-14)
+    close(st.yx[p], manual, atol=EXACT)
     for (j, q), s in st.x.items():  # Sigma^x(j,p) = Sigma^x(p,j)^T, only same-target pairs
         assert j.target == q.target
-        torch.testing.assert_close(s, st.x[(q, j)].T, rtol=0, atol=0)
+        close(s, st.x[(q, j)].T, atol=0)
 
 
 def test_same_statistics_data_is_different_but_equal_in_statistics():
     g = random_graph(2)
-    d = random_gated_data(g, 40, generator=torch.Generator().manual_seed(0), n_patterns=3)
-    d2 = same_statistics_data(d, generator=torch.Generator().manual_seed(1))
+    d = random_gated_data(g, 40, generator=gen(0), n_patterns=3)
+    d2 = same_statistics_data(d, generator=gen(1))
     assert (d.x["x0"] - d2.x["x0"]).abs().max() > 0.1
     s1, s2 = path_statistics(g, d), path_statistics(g, d2)
-    for p in s1.paths:
-        torch.testing.assert_close(s1.yx[p], s2.yx[p], rtol=0, atol=1e-12)
-    for k in s1.x:
-        torch.testing.assert_close(s1.x[k], s2.x[k], rtol=0, atol=1e-12)
+    close_dicts(s1.yx, s2.yx)
+    close_dicts(s1.x, s2.x)
 
 
 def test_statistics_only_trajectories():
     """Gating enters only via Eqs. 5-6: different data, same statistics -> same trajectory, even
     when the gradient is taken by autograd on the examples (no statistics formed)."""
     g = random_graph(4)
-    gen = torch.Generator().manual_seed(5)
-    d = random_gated_data(g, 30, generator=gen, n_patterns=2)
-    d2 = same_statistics_data(d, generator=gen)
-    W0 = init_weights(g, 0.5, generator=gen, dtype=F64)
+    rng = gen(5)
+    d = random_gated_data(g, 30, generator=rng, n_patterns=2)
+    d2 = same_statistics_data(d, generator=rng)
+    W0 = init_weights(g, 0.5, generator=rng, dtype=F64)
     kw = dict(tau=1.0, t_eval=[0.5, 1.0], method="gd", dt=0.05, gradient="autograd")
     a, b = train(g, W0, d, **kw), train(g, W0, d2, **kw)
     assert max((a.final[e] - W0[e]).abs().max().item() for e in g.edges) > 1e-2  # it did learn
     for e in g.edges:
-        torch.testing.assert_close(a.final[e], b.final[e], rtol=0, atol=1e-10)
+        close(a.final[e], b.final[e], atol=1e-10)
     c = train(g, W0, path_statistics(g, d2), tau=1.0, t_eval=[0.5, 1.0], method="gd", dt=0.05)
-    torch.testing.assert_close(a.loss, c.loss, rtol=0, atol=1e-10)
+    close(a.loss, c.loss, atol=1e-10)
 
 
 def test_gd_converges_to_ode_at_first_order():
@@ -98,8 +91,8 @@ def test_gd_lands_on_sample_times_and_matches_manual_steps():
         gr = path_gradient(g, Wm, st)
         Wm = {e: Wm[e] + h / 1.5 * gr[e] for e in g.edges}
     for e in g.edges:
-        torch.testing.assert_close(tr.weights[e][1], Wm[e], rtol=0, atol=1e-13)
-        torch.testing.assert_close(tr.weights[e][0], W[e], rtol=0, atol=0)
+        close(tr.weights[e][1], Wm[e], atol=1e-13)
+        close(tr.weights[e][0], W[e], atol=0)
     assert tr.loss.shape == (2,)
 
 
@@ -108,7 +101,7 @@ def test_replicas_train_like_separate_runs():
     tr = train(g, W, d, tau=1.0, t_eval=[0.2, 0.4], method="gd", dt=0.05)
     assert tr.loss.shape == (2, 3)
     one = train(g, {e: w[1] for e, w in W.items()}, d, tau=1.0, t_eval=[0.2, 0.4], method="gd", dt=0.05)
-    torch.testing.assert_close(tr.loss[:, 1], one.loss, rtol=0, atol=1e-12)
+    close(tr.loss[:, 1], one.loss)
     ode = train(g, W, d, tau=1.0, t_eval=[0.2, 0.4], method="ode", rtol=1e-10, atol=1e-12)
     assert ode.loss.shape == (2, 3)
     assert torch.all(ode.loss[1] < ode.loss[0])  # gradient flow decreases the loss

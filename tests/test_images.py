@@ -7,6 +7,7 @@ import torch
 
 from gdln.tasks import images as T
 from gdln.tasks.routing import trained_routes
+from helpers import F64
 
 
 def test_pixel_and_label_permutations_are_permutations_and_seeded():
@@ -50,7 +51,7 @@ def test_rotation_angles_paper_and_code():
 
 
 def test_rotate_matches_rot90_and_is_counter_clockwise():
-    x = torch.rand(2, 3, 8, 8, dtype=torch.float64)
+    x = torch.rand(2, 3, 8, 8, dtype=F64)
     exact = T.rotate(x, 90.0)
     assert torch.equal(exact, torch.rot90(x, 1, (-2, -1)))
     # the resampling path at (almost) 90 degrees agrees with the exact rotation

@@ -5,16 +5,15 @@ import torch
 
 from gdln.engines.metrics import domain_item_similarity, effective_initial_B, masked_mean, representational_similarity, route_errors, zero_output_loss
 from gdln.engines.routing import init_routing_weights
-from gdln.tasks.routing import routing_task, trained_routes
-
-F64 = torch.float64
+from gdln.tasks.routing import routing_task
+from helpers import F64, close, gen
 
 
 def test_masked_mean_over_routes():
     x = torch.arange(8, dtype=F64).view(2, 2, 2)
     m = torch.tensor([[True, False], [False, True]])
-    torch.testing.assert_close(masked_mean(x, m), torch.tensor([1.5, 5.5], dtype=F64), rtol=0, atol=0)
-    torch.testing.assert_close(masked_mean(x, m.to(F64)), masked_mean(x, m), rtol=0, atol=0)   # 0/1 or bool
+    close(masked_mean(x, m), torch.tensor([1.5, 5.5], dtype=F64), atol=0)
+    close(masked_mean(x, m.to(F64)), masked_mean(x, m), atol=0)   # 0/1 or bool
     assert torch.isnan(masked_mean(x, torch.zeros(2, 2, dtype=torch.bool))).all()              # no route: NaN
 
 
@@ -34,8 +33,8 @@ def test_route_errors_zero_and_perfect_outputs():
 
 
 def test_similarity_of_a_shared_representation():
-    gen = torch.Generator().manual_seed(0)
-    base = torch.randn(16, 4, generator=gen, dtype=F64)
+    rng = gen(0)
+    base = torch.randn(16, 4, generator=rng, dtype=F64)
     h1 = base.expand(3, 16, 4)                                           # same code on every domain
     S = representational_similarity(h1)
     assert S.shape == (12, 12)
@@ -43,12 +42,12 @@ def test_similarity_of_a_shared_representation():
     sims = domain_item_similarity(h1)
     assert sims["same_item_cross_domain"].item() == pytest.approx(1.0, abs=1e-12)
     # independent random codes per domain: cross-domain similarity ~ 0 (|cos| ~ 1/sqrt(N_h))
-    h1r = torch.randn(3, 400, 4, generator=gen, dtype=F64)
+    h1r = torch.randn(3, 400, 4, generator=rng, dtype=F64)
     assert abs(domain_item_similarity(h1r)["same_item_cross_domain"].item()) < 0.1
 
 
 def test_effective_initial_B_reads_sigma0():
-    W = init_routing_weights(3, 4, 4, 32, 7, sigma0=0.2, generator=torch.Generator().manual_seed(0),
+    W = init_routing_weights(3, 4, 4, 32, 7, sigma0=0.2, generator=gen(0),
                              scheme="orthogonal", dtype=F64)
     b13, b2 = effective_initial_B(W)
     torch.testing.assert_close(b13, torch.full((3,), 0.2, dtype=F64))

@@ -8,18 +8,17 @@ from gdln.core.graph import Graph, random_graph
 from gdln.core.network import GatedData, loss, random_gated_data
 from gdln.core.reduction import decoupled_init, diagonalizable_data, diagonalize, edge_modes, integrate_reduced, modes_of, node_bases, reduced_loss, reduced_rhs
 from gdln.core.statistics import path_statistics
-
-F64 = torch.float64
+from helpers import EXACT, F64, close, gen
 
 
 def setup(seed, graph=None, n=40, replicas=()):
     g = graph if graph is not None else random_graph(seed, sizes=(2, 4))
-    gen = torch.Generator().manual_seed(seed)
-    d, _, _ = diagonalizable_data(g, n, generator=gen)
+    rng = gen(seed)
+    d, _, _ = diagonalizable_data(g, n, generator=rng)
     st = path_statistics(g, d)
     dg = diagonalize(g, st)
-    R = node_bases(g, dg, generator=gen)
-    B0 = {e: 0.3 + 0.3 * torch.rand(*replicas, edge_modes(g, e), generator=gen, dtype=F64) for e in g.edges}
+    R = node_bases(g, dg, generator=rng)
+    B0 = {e: 0.3 + 0.3 * torch.rand(*replicas, edge_modes(g, e), generator=rng, dtype=F64) for e in g.edges}
     return g, d, st, dg, R, B0
 
 
@@ -34,10 +33,10 @@ def test_diagonalize_reproduces_statistics(seed):
     g, d, st, dg, R, B0 = setup(seed)
     for p in st.paths:
         rebuilt = dg.U[p.target] @ _rect(dg.S[p], st.yx[p].shape) @ dg.V[p.source].T
-        torch.testing.assert_close(rebuilt, st.yx[p], rtol=0, atol=1e-12)
+        close(rebuilt, st.yx[p])
     for (j, p), m in st.x.items():
         rebuilt = dg.V[j.source] @ _rect(dg.D[(j, p)], m.shape) @ dg.V[p.source].T
-        torch.testing.assert_close(rebuilt, m, rtol=0, atol=1e-12)
+        close(rebuilt, m)
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -50,9 +49,9 @@ def test_reduced_rhs_is_projected_full_gradient(seed):
     Bg, off = modes_of(g, R, G)
     assert off.max().item() < 1e-12
     for e in g.edges:
-        torch.testing.assert_close(Bg[e], rhs[e], rtol=0, atol=1e-12)
+        close(Bg[e], rhs[e])
     # the loss in reduced variables is Eq. 1 exactly, including the constant 1/2<||y||^2>
-    torch.testing.assert_close(reduced_loss(g, dg, B0), loss(g, W, d), rtol=0, atol=1e-12)
+    close(reduced_loss(g, dg, B0), loss(g, W, d))
 
 
 def test_full_simulation_from_decoupled_init_matches_reduced_dynamics():
@@ -66,7 +65,7 @@ def test_full_simulation_from_decoupled_init_matches_reduced_dynamics():
     Bf, off = modes_of(g, R, full.weights)
     assert off.max().item() < 1e-10  # B_e stay diagonal
     for e in g.edges:
-        torch.testing.assert_close(Bf[e], red.B[e], rtol=0, atol=1e-8)
+        close(Bf[e], red.B[e], atol=1e-8)
 
 
 def test_reduced_gd_equals_full_gd_with_replicas_and_padding():
@@ -79,7 +78,7 @@ def test_reduced_gd_equals_full_gd_with_replicas_and_padding():
     full = train(g, decoupled_init(g, R, B0), st, tau=0.7, t_eval=te, method="gd", dt=0.01)
     red = integrate_reduced(g, dg, B0, tau=0.7, t_eval=te, method="gd", dt=0.01)
     assert full.loss.shape == red.loss.shape == (2, 2)
-    torch.testing.assert_close(full.loss, red.loss, rtol=0, atol=1e-12)
+    close(full.loss, red.loss)
 
 
 def test_degenerate_identity_statistics():
@@ -87,12 +86,12 @@ def test_degenerate_identity_statistics():
     g = Graph({"x": 3, "h": 3, "y": 3}, {"A": ("x", "h"), "B": ("h", "y")})
     eye = torch.eye(3, dtype=F64)
     dg = diagonalize(g, path_statistics(g, GatedData({"x": eye}, {"y": eye})))
-    torch.testing.assert_close(dg.S[g.paths()[0]], torch.full((3,), 1 / 3, dtype=F64), rtol=0, atol=1e-14)
+    close(dg.S[g.paths()[0]], torch.full((3,), 1 / 3, dtype=F64), atol=EXACT)
 
 
 def test_not_diagonalisable_raises():
     g = random_graph(0)
-    d = random_gated_data(g, 30, generator=torch.Generator().manual_seed(0))
+    d = random_gated_data(g, 30, generator=gen(0))
     with pytest.raises(ValueError, match="not mutually diagonalisable"):
         diagonalize(g, path_statistics(g, d))
 
@@ -152,12 +151,12 @@ def test_routing_statistics_reduce_with_pathway_counting():
     g, data = routing_data(M=M)
     st = path_statistics(g, data)
     dg = diagonalize(g, st)
-    R = node_bases(g, dg, generator=torch.Generator().manual_seed(0))
+    R = node_bases(g, dg, generator=gen(0))
     B0 = {e: 0.3 for e in g.edges}
     rhs = reduced_rhs(g, dg, B0)
     Bg, off = modes_of(g, R, path_gradient(g, decoupled_init(g, R, B0), st))
     assert off.item() < 1e-12
     for e in g.edges:
-        torch.testing.assert_close(Bg[e], rhs[e], rtol=0, atol=1e-12)
+        close(Bg[e], rhs[e])
     torch.testing.assert_close(rhs["hid"][:4], M * rhs["in0"], rtol=1e-12, atol=1e-14)
     torch.testing.assert_close(rhs["out1"][:4], rhs["in0"], rtol=1e-12, atol=1e-14)

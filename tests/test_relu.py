@@ -7,18 +7,19 @@ import torch
 
 from gdln.util.device import generator
 from gdln.engines.relu import classify_cell_types, init_relu, relu_forward, relu_gradient, relu_loss, train_relu
+from helpers import EXACT, F64, close
 
 
 def _net(replicas=(3, 2), n_h=7, sigma0=0.5, seed=0):
-    W1, W2 = init_relu(3, n_h, 2, sigma0, generator=generator(seed), replicas=replicas, dtype=torch.float64)
+    W1, W2 = init_relu(3, n_h, 2, sigma0, generator=generator(seed), replicas=replicas, dtype=F64)
     g = generator(seed + 100)
-    x = torch.randn(5, 3, generator=g, dtype=torch.float64)
-    y = torch.randn(5, 2, generator=g, dtype=torch.float64)
+    x = torch.randn(5, 3, generator=g, dtype=F64)
+    y = torch.randn(5, 2, generator=g, dtype=F64)
     return W1, W2, x, y
 
 
 def test_init_shapes_and_scale():
-    W1, W2 = init_relu(2, 4000, 1, 0.3, generator=generator(1), replicas=(5,), dtype=torch.float64)
+    W1, W2 = init_relu(2, 4000, 1, 0.3, generator=generator(1), replicas=(5,), dtype=F64)
     assert W1.shape == (5, 4000, 2) and W2.shape == (5, 1, 4000)
     # sample std of 60000 N(0, 0.09) draws: relative standard error ~ 1/sqrt(2*60000) ~ 0.003
     assert abs(torch.cat([W1.flatten(), W2.flatten()]).std().item() / 0.3 - 1) < 0.015
@@ -30,7 +31,7 @@ def test_forward_matches_per_replica_loop():
     for i in range(3):
         for j in range(2):
             ref = torch.relu(x @ W1[i, j].T) @ W2[i, j].T
-            torch.testing.assert_close(out[i, j], ref, rtol=0, atol=1e-14)
+            close(out[i, j], ref, atol=EXACT)
     L = relu_loss(W1, W2, x, y)
     torch.testing.assert_close(L, 0.5 * ((y - out) ** 2).sum(-1).mean(-1))
 
@@ -41,8 +42,8 @@ def test_gradient_equals_autograd():
     relu_loss(a, b, x, y).sum().backward()
     G1, G2 = relu_gradient(W1, W2, x, y)
     # float64 round-off on sums of 5 terms of O(1) numbers
-    torch.testing.assert_close(G1, -a.grad, rtol=0, atol=1e-13)
-    torch.testing.assert_close(G2, -b.grad, rtol=0, atol=1e-13)
+    close(G1, -a.grad, atol=1e-13)
+    close(G2, -b.grad, atol=1e-13)
 
 
 def test_train_one_step_is_gradient_step_and_records():
@@ -50,8 +51,8 @@ def test_train_one_step_is_gradient_step_and_records():
     tau, dt = 2.5, 0.1
     tr = train_relu(W1, W2, x, y, tau=tau, dt=dt, t_max=dt)
     G1, G2 = relu_gradient(W1, W2, x, y)
-    torch.testing.assert_close(tr.W1, W1 + dt / tau * G1, rtol=0, atol=1e-15)
-    torch.testing.assert_close(tr.W2, W2 + dt / tau * G2, rtol=0, atol=1e-15)
+    close(tr.W1, W1 + dt / tau * G1, atol=1e-15)
+    close(tr.W2, W2 + dt / tau * G2, atol=1e-15)
     assert tr.t.tolist() == pytest.approx([0.0, dt])
     torch.testing.assert_close(tr.loss[0], relu_loss(W1, W2, x, y))
     torch.testing.assert_close(tr.loss[1], relu_loss(tr.W1, tr.W2, x, y))
@@ -65,10 +66,10 @@ def test_train_one_step_is_gradient_step_and_records():
 def test_gradient_flow_limit_on_linear_regime():
     # One unit with w.x > 0 on a single example stays a 2-layer linear net: with w = u = b on
     # x = [1], y = 1, the product a = b^2 obeys tau da/dt = 2 a (1 - a), a logistic (Eq. 21 with s = d = 1).
-    W1 = torch.full((1, 1), 0.1, dtype=torch.float64)
-    W2 = torch.full((1, 1), 0.1, dtype=torch.float64)
-    x = torch.ones(1, 1, dtype=torch.float64)
-    y = torch.ones(1, 1, dtype=torch.float64)
+    W1 = torch.full((1, 1), 0.1, dtype=F64)
+    W2 = torch.full((1, 1), 0.1, dtype=F64)
+    x = torch.ones(1, 1, dtype=F64)
+    y = torch.ones(1, 1, dtype=F64)
     tr = train_relu(W1, W2, x, y, tau=1.0, dt=1e-3, t_max=3.0, record_every=500)
     a0 = 0.01
     a = 1 / (1 - (1 - 1 / a0) * torch.exp(-2 * tr.t))

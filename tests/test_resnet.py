@@ -2,17 +2,17 @@
 
 import math
 
-import numpy as np
 import pytest
 import torch
 
 from gdln.data import loaders as data
 from gdln.tasks import resnet
 from gdln.tasks.images import subset_indices
+from helpers import gen
 
 
 def _random_state_dict(seed=0):
-    g = torch.Generator().manual_seed(seed)
+    g = gen(seed)
     sd = {"conv1.weight": torch.randn(16, 3, 3, 3, generator=g) * 0.2}
 
     def bn(p, c):

@@ -9,10 +9,11 @@ import torch.nn.functional as F
 from gdln.engines import routenet as RN
 from gdln.tasks.images import label_permutations, pixel_permutations
 from gdln.tasks.routing import trained_routes
+from helpers import F64, gen
 
 
-def _net(R=2, M=4, d=12, H=6, C=5, gains=None, nl="linear", dtype=torch.float64, seed=0):
-    g = torch.Generator().manual_seed(seed)
+def _net(R=2, M=4, d=12, H=6, C=5, gains=None, nl="linear", dtype=F64, seed=0):
+    g = gen(seed)
     return RN.init_routenet(M, d, H, C, gains if gains is not None else [1.0] * R, generator=g,
                             nonlinearity=nl, dtype=dtype)
 
@@ -20,15 +21,15 @@ def _net(R=2, M=4, d=12, H=6, C=5, gains=None, nl="linear", dtype=torch.float64,
 @pytest.mark.parametrize("nl", ["linear", "leaky_relu"])
 def test_batched_outputs_equal_loop_reference(nl):
     net = _net(nl=nl)
-    xb = torch.randn(4, 7, 12, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    xb = torch.randn(4, 7, 12, dtype=F64, generator=gen(1))
     a, b = RN.route_outputs(net, xb), RN.route_outputs_loop(net, xb)
     assert a.shape == (2, 4, 4, 7, 5)
     assert torch.allclose(a, b, atol=1e-12)
 
 
 def test_losses_match_definitions():
-    g = torch.Generator().manual_seed(2)
-    out = torch.randn(2, 3, 3, 4, 5, dtype=torch.float64, generator=g)
+    g = gen(2)
+    out = torch.randn(2, 3, 3, 4, 5, dtype=F64, generator=g)
     tg = torch.randint(0, 5, (3, 4), generator=g)
     ce = RN.route_losses(out, tg, "ce")
     ref = torch.stack([torch.stack([torch.stack([F.cross_entropy(out[r, i, j], tg[j]) for j in range(3)])
@@ -47,7 +48,7 @@ def test_untrained_routes_get_no_gradient():
     mask[0, 0, 1] = True  # only route input 0 -> output 1 is trained
     for p in net.parameters():
         p.requires_grad_(True)
-    xb = torch.randn(4, 3, 12, dtype=torch.float64)
+    xb = torch.randn(4, 3, 12, dtype=F64)
     L = RN.masked_loss(RN.route_losses(RN.route_outputs(net, xb), torch.randint(0, 5, (4, 3)), "ce"), mask)
     L.sum().backward()
     assert net.enc.grad[0, 1:].abs().max() == 0 and net.enc.grad[0, 0].abs().max() > 0
@@ -67,12 +68,12 @@ def _autograd_sgd_step(net, xb, tg, mask, bufs, lr, loss, momentum):
     return L.detach()
 
 
-@pytest.mark.parametrize("dtype,rtol", [(torch.float64, 1e-12), (torch.float32, 2e-6)])
+@pytest.mark.parametrize("dtype,rtol", [(F64, 1e-12), (torch.float32, 2e-6)])
 @pytest.mark.parametrize("nl", ["linear", "leaky_relu"])
 @pytest.mark.parametrize("loss", ["ce", "mse"])
 def test_hand_written_step_equals_autograd(loss, nl, dtype, rtol):
     """sgd_step (hand-written gradient, fused momentum) gives autograd's weights to round-off."""
-    M, g = 5, torch.Generator().manual_seed(4)
+    M, g = 5, gen(4)
     fast = _net(R=3, M=M, gains=[1.0, 0.5, 0.8], nl=nl, dtype=dtype)
     ref = RN.RouteNet(*(p.clone() for p in fast.parameters()), nonlinearity=nl)
     mask = torch.stack([trained_routes(M, k, seed=k) for k in (1, 2, M)])  # K = M: no untrained route
@@ -93,7 +94,7 @@ def test_hand_written_gradient_is_zero_on_untrained_routes(loss):
     net = _net(R=1, nl="leaky_relu")
     mask = torch.zeros(1, 4, 4, dtype=torch.bool)
     mask[0, 0, 1] = True
-    xb = torch.randn(4, 3, 12, dtype=torch.float64)
+    xb = torch.randn(4, 3, 12, dtype=F64)
     _, (g_enc, g_hid, g_dec) = RN.masked_step_gradients(net, xb, torch.randint(0, 5, (4, 3)), mask, loss)
     assert g_enc[0, 1:].abs().max() == 0 and g_enc[0, 0].abs().max() > 0
     assert g_dec[0, [0, 2, 3]].abs().max() == 0 and g_dec[0, 1].abs().max() > 0
@@ -101,7 +102,7 @@ def test_hand_written_gradient_is_zero_on_untrained_routes(loss):
 
 
 def test_xavier_uniform_gain_per_replica():
-    net = _net(R=3, M=2, d=400, H=200, C=10, gains=[1.0, 0.1, 0.01], dtype=torch.float64)
+    net = _net(R=3, M=2, d=400, H=200, C=10, gains=[1.0, 0.1, 0.01], dtype=F64)
     bound = math.sqrt(6 / 600)
     for r, gain in enumerate([1.0, 0.1, 0.01]):
         w = net.enc[r]
@@ -114,8 +115,8 @@ def test_xavier_uniform_gain_per_replica():
 
 
 def _task(n=40, d=12, M=4, C=5, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    x = torch.randn(n, d, dtype=torch.float64, generator=g)
+    g = gen(seed)
+    x = torch.randn(n, d, dtype=F64, generator=g)
     y = torch.randint(0, C, (n,), generator=g)
     return RN.Domains(x, pixel_permutations(M, d, seed)), y, label_permutations(M, C, seed=seed)
 
@@ -169,11 +170,11 @@ def test_train_rejects_bad_input():
 
 def test_shared_structure_transfers_on_a_small_task():
     """With most routes trained, a small-init linear route net transfers to untrained routes."""
-    g = torch.Generator().manual_seed(0)
+    g = gen(0)
     C, d, n, M = 4, 16, 200, 4
-    centers = 3 * torch.randn(C, d, dtype=torch.float64, generator=g)
+    centers = 3 * torch.randn(C, d, dtype=F64, generator=g)
     y = torch.randint(0, C, (n,), generator=g)
-    x = centers[y] + torch.randn(n, d, dtype=torch.float64, generator=g)
+    x = centers[y] + torch.randn(n, d, dtype=F64, generator=g)
     dom = RN.Domains(x, pixel_permutations(M, d, 1))
     lp = label_permutations(M, C, seed=2)
     res = RN.run_sweep(dom, y, dom, y, lp, Ks=[3], gains=[0.1], seeds=[0], n_h=16, steps=150, lr=0.05,

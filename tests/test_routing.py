@@ -9,12 +9,7 @@ from gdln.engines.routing import RoutingWeights, decoupled_routing_weights, from
 from gdln.core.graph import Path
 from gdln.core.statistics import path_statistics
 from gdln.tasks.routing import hierarchical_dataset, path_route, pathway_gates, predicted_path_statistics, routing_gated_data, routing_graph, routing_task, shared_branch_task, task_modes, trained_route_masks, trained_routes
-
-F64 = torch.float64
-
-
-def gen(seed=0):
-    return torch.Generator().manual_seed(seed)
+from helpers import EXACT, F64, close, gen, needs_gpu
 
 
 @pytest.mark.parametrize("M,K", [(7, 4), (10, 3), (5, 5), (4, 1)])
@@ -36,7 +31,7 @@ def test_trained_routes_rejects_bad_K():
 
 def test_hierarchical_dataset_structure():
     X, Y = hierarchical_dataset(5, n_x=6)
-    torch.testing.assert_close(X.T @ X, torch.eye(4, dtype=F64), rtol=0, atol=1e-12)
+    close(X.T @ X, torch.eye(4, dtype=F64))
     assert Y.shape == (7, 4)
     assert torch.equal(Y[0], torch.full((4,), 6.0, dtype=F64))                     # root
     assert torch.equal(Y[1], torch.tensor([4.0, 4, 0, 0], dtype=F64))               # branches
@@ -50,9 +45,9 @@ def test_task_modes_diagonalise_every_domain():
     m = task_modes(task)
     for i in range(4):
         yx = task.Y[i] @ task.X[i].T / task.n
-        torch.testing.assert_close(m.U.T @ yx @ m.V[i], torch.diag(m.s), rtol=0, atol=1e-12)
+        close(m.U.T @ yx @ m.V[i], torch.diag(m.s))
         xx = task.X[i] @ task.X[i].T / task.n
-        torch.testing.assert_close(m.V[i].T @ xx @ m.V[i], torch.diag(m.d), rtol=0, atol=1e-12)
+        close(m.V[i].T @ xx @ m.V[i], torch.diag(m.d))
     assert m.y_power == pytest.approx((36 + 16 + 9), abs=1e-12)   # <||y||^2> = 6^2 + 4^2 + 3^2
 
 
@@ -73,7 +68,7 @@ def test_handwritten_backprop_equals_autograd(H, per_io, gated):
     La.sum().backward()
     torch.testing.assert_close(L, La.detach(), rtol=1e-13, atol=0)
     for a, b in ((Wa.W1, rhs.W1), (Wa.W2, rhs.W2), (Wa.W3, rhs.W3)):
-        torch.testing.assert_close(-a.grad, b, rtol=0, atol=1e-13)
+        close(-a.grad, b, atol=1e-13)
 
 
 def test_engine_equals_core_generic_machinery():
@@ -94,7 +89,7 @@ def test_engine_equals_core_generic_machinery():
     for grad in (autograd_gradient(g, Wg, data), path_gradient(g, Wg, path_statistics(g, data))):
         back = from_graph_weights(grad, 4)
         for a, b in ((back.W1, rhs.W1), (back.W2, rhs.W2), (back.W3, rhs.W3)):
-            torch.testing.assert_close(a, b, rtol=0, atol=1e-13)
+            close(a, b, atol=1e-13)
 
 
 def test_init_readings_of_sigma0():
@@ -123,7 +118,7 @@ def test_decoupled_weights_have_the_prescribed_modes():
     W = decoupled_routing_weights(task, b1, b2, b3, R=2, n_h=10, generator=gen(5))
     prod = torch.einsum("rjab,rbc,ricd->rijad", W.W3, W.W2[:, 0], W.W1)
     A = torch.einsum("ak,rijad,idk->rijk", m.U, prod, m.V)
-    torch.testing.assert_close(A, (b1 * b2 * b3).to(F64).expand_as(A), rtol=0, atol=1e-14)
+    close(A, (b1 * b2 * b3).to(F64).expand_as(A), atol=EXACT)
 
 
 def test_batched_training_equals_separate_runs():
@@ -137,7 +132,7 @@ def test_batched_training_equals_separate_runs():
         Wr = RoutingWeights(W.W1[r:r + 1], W.W2[r:r + 1], W.W3[r:r + 1])
         one = train_routing(Wr, task.with_trained(masks[r]), lr=float(lr[r]), steps=30, record_every=10)
         torch.testing.assert_close(run.loss_trained[:, r], one.loss_trained[:, 0], rtol=1e-12, atol=0)
-        torch.testing.assert_close(run.W.W2[r], one.W.W2[0], rtol=0, atol=1e-13)
+        close(run.W.W2[r], one.W.W2[0], atol=1e-13)
     torch.testing.assert_close(run.t[-1], 30 * lr)                   # t = step * lr (tau = 1)
     assert torch.isnan(train_routing(W, task.with_trained(torch.ones(4, 4, dtype=torch.bool)), lr=0.01,
                                      steps=1).loss_untrained).all()    # no untrained routes
@@ -168,7 +163,7 @@ def test_pathway_gates_and_validation():
         route_outputs(W, task)
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
+@needs_gpu
 def test_engine_on_gpu_matches_cpu():
     task = routing_task(5, 3, seed=0)
     W = init_routing_weights(4, 5, 4, 16, 7, sigma0=0.2, generator=gen(8), dtype=F64)
@@ -207,9 +202,9 @@ def test_path_statistics_are_eqs_11_12(M, K, domain_inputs):
     assert set(yx) == set(st.paths) and set(x) == set(st.x)
     for p in st.paths:
         i, j = path_route(p)
-        torch.testing.assert_close(st.yx[p], yx[p], rtol=0, atol=1e-14)
+        close(st.yx[p], yx[p], atol=EXACT)
         assert (yx[p].abs().max().item() > 0) == bool(task.trained[i, j])   # untrained paths: 0
     for key, m in st.x.items():
-        torch.testing.assert_close(m, x[key], rtol=0, atol=1e-14)
+        close(m, x[key], atol=EXACT)
         if key[0] != key[1]:
             assert x[key].abs().max().item() == 0.0                          # never active together

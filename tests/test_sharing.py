@@ -12,6 +12,7 @@ from gdln.tasks.routing import routing_task, task_modes
 from gdln.theory.sharing import allowed_P, block_size, conserved, half_time, integrate_pathways, integrate_sharing, n_pathways, pathway_rates, race_rates, sharing_assignment, sharing_rates, speedup_theory, sv_ratio_theory
 from gdln.tasks.routing import block_task, sharing_gates
 from gdln.engines.race import mode_strengths, train_sharing
+from helpers import F64
 
 S4 = np.array([3.4, 1.6, 0.75, 0.75])
 D4 = np.full(4, 0.25)
@@ -131,7 +132,7 @@ def test_gated_network_from_decoupled_init_follows_eqs_16_17(P):
     M, b1, b2 = 2, 0.2, 0.15
     task, W = _gated_decoupled(M, P, b1, b2)
     t = np.linspace(0, 60, 13)
-    _, loss = integrate_routing_flow(W, task, t, gates=sharing_gates(M, P, dtype=torch.float64),
+    _, loss = integrate_routing_flow(W, task, t, gates=sharing_gates(M, P, dtype=F64),
                                      rtol=1e-10, atol=1e-12)
     modes = task_modes(task)
     tr = integrate_sharing(modes.s.numpy(), modes.d.numpy(), M, P, b1, b2, t=t, y_power=modes.y_power)
@@ -145,9 +146,9 @@ def test_block_replicas_equal_gated_network_gradient():
     s, H = 2, 4
     task = routing_task(M, M, seed=1)
     W = init_routing_weights(1, M, task.n_x, n_h, task.n_y, sigma0=0.7, generator=generator(3), H=H,
-                             per_pathway_io=True, dtype=torch.float64)
-    _, g = routing_rhs(W, task, sharing_gates(M, P, dtype=torch.float64))
-    bt = block_task(P, seed=1, dtype=torch.float64)
+                             per_pathway_io=True, dtype=F64)
+    _, g = routing_rhs(W, task, sharing_gates(M, P, dtype=F64))
+    bt = block_task(P, seed=1, dtype=F64)
     assert torch.allclose(bt.X, task.X[:s]) and torch.allclose(bt.Y, task.Y[:s])
     from gdln.engines.routing import RoutingWeights
     for h in range(H):
@@ -164,12 +165,12 @@ def test_block_replicas_equal_gated_network_gradient():
 def test_train_sharing_decoupled_matches_ode_and_modes_read_back():
     M, P, b1, b2, lr = 4, 4, 0.15, 0.15, 0.05
     H = n_pathways(M, P)
-    bt = block_task(P, dtype=torch.float64)
+    bt = block_task(P, dtype=F64)
     W0 = decoupled_routing_weights(bt, b1, b2, R=2 * H, n_h=8, generator=generator(0))
     B1, B2, B3 = mode_strengths(W0, bt)
     assert torch.allclose(B1, torch.full_like(B1, b1)) and torch.allclose(B2, torch.full_like(B2, b2))
     run = train_sharing(M, P, R=2, sigma0=0.0, lr=lr, steps=1200, chunks=24, generator=generator(0),
-                        W0=W0, dtype=torch.float64)
+                        W0=W0, dtype=F64)
     modes = task_modes(bt)
     tr = integrate_sharing(modes.s.numpy(), modes.d.numpy(), M, P, b1, b2, t=run.t)
     # gradient descent vs gradient flow: the rise is delayed by O(lr) relative time; end points agree

@@ -7,6 +7,7 @@ import torch
 from gdln.theory.routing import conserved_quantity, eq13_14_rhs, eq15_rhs, eq44_46_rhs, integrate_eq13_14, integrate_eq15, integrate_eq44_46, reduced_routing_loss, sv_ratio_steady
 from gdln.engines.routing import decoupled_routing_weights, integrate_routing_flow
 from gdln.tasks.routing import routing_gated_data, routing_graph, routing_task, task_modes
+from helpers import F64, close, gen
 
 S = np.array([3.4, 1.6, 0.75, 0.75])
 D = np.full(4, 0.25)
@@ -52,7 +53,7 @@ def test_full_network_from_decoupled_init_follows_eq15_exactly():
     """Fig. 4e green vs blue: gradient flow of the whole network (float64 ODE) = Eq. 15."""
     task = routing_task(3, 2, seed=0)
     m = task_modes(task)
-    W = decoupled_routing_weights(task, 0.3, 0.25, R=1, n_h=6, generator=torch.Generator().manual_seed(0))
+    W = decoupled_routing_weights(task, 0.3, 0.25, R=1, n_h=6, generator=gen(0))
     t = np.linspace(0, 12, 25)
     _, L = integrate_routing_flow(W, task, t, rtol=1e-9, atol=1e-11)
     th = integrate_eq15(0.3, 0.25, m.s.numpy(), m.d.numpy(), 3, t, y_power=m.y_power)
@@ -76,10 +77,10 @@ def test_general_reduction_eq10_gives_eq44_46_on_the_routing_graph():
     d_core = dg.D[(p, p)][:4] * K * M
     m = task_modes(task)
     np.testing.assert_allclose(np.sort(np.abs(s_core.numpy())), np.sort(m.s.numpy()), rtol=1e-12)
-    gen = torch.Generator().manual_seed(0)
-    b1 = 0.2 + torch.rand(4, generator=gen, dtype=torch.float64)
-    b2 = 0.2 + torch.rand(4, generator=gen, dtype=torch.float64)
-    b3 = 0.2 + torch.rand(4, generator=gen, dtype=torch.float64)
+    rng = gen(0)
+    b1 = 0.2 + torch.rand(4, generator=rng, dtype=F64)
+    b2 = 0.2 + torch.rand(4, generator=rng, dtype=F64)
+    b3 = 0.2 + torch.rand(4, generator=rng, dtype=F64)
     pad = lambda b, r: torch.cat([b, torch.zeros(r - 4, dtype=b.dtype)])  # noqa: E731
     B = {f"W1_{i}": b1 for i in range(M)}
     B["W2"] = pad(b2, nh)
@@ -87,9 +88,9 @@ def test_general_reduction_eq10_gives_eq44_46_on_the_routing_graph():
     rhs = reduced_rhs(g, dg, B)
     e1, e2, e3 = eq44_46_rhs(b1, b2, b3, s_core, d_core, M)
     for i in range(M):
-        torch.testing.assert_close(rhs[f"W1_{i}"], e1, rtol=0, atol=1e-13)
-        torch.testing.assert_close(rhs[f"W3_{i}"][:4], e3, rtol=0, atol=1e-13)
-    torch.testing.assert_close(rhs["W2"][:4], e2, rtol=0, atol=1e-13)
+        close(rhs[f"W1_{i}"], e1, atol=1e-13)
+        close(rhs[f"W3_{i}"][:4], e3, atol=1e-13)
+    close(rhs["W2"][:4], e2, atol=1e-13)
     L = reduced_routing_loss((b1 * b2 * b3).numpy(), s_core.numpy(), d_core.numpy(), m.y_power)
     assert float(reduced_loss(g, dg, B)) == pytest.approx(float(L), abs=1e-12)
 

@@ -12,6 +12,7 @@ from gdln.core.network import loss, path_weight
 from gdln.engines.relu import init_relu, train_relu
 from gdln.core.statistics import path_statistics
 from gdln.tasks.xor import XOR_D, XOR_S, context_data, context_dln_graph, context_gated_data, context_gdln_graph, expected_relu_a0, max_loss_sensitivity, pathway_strengths, relu_a0_samples, relu_effective_a0, relu_kappa, xor_analytic_a, xor_analytic_loss, xor_data, xor_decoupled_init, xor_gated_data, xor_graph
+from helpers import F64, close
 
 
 def test_xor_path_statistics_exact():
@@ -22,8 +23,8 @@ def test_xor_path_statistics_exact():
     assert len(st.paths) == 4
     for k, p in enumerate(st.paths):
         assert p.edges == (f"in{k + 1}", f"out{k + 1}")
-        torch.testing.assert_close(st.yx[p], y[k:k + 1] * x[k:k + 1] / 4, rtol=0, atol=0)   # Eq. 18
-        torch.testing.assert_close(st.x[(p, p)], x[k:k + 1].T @ x[k:k + 1] / 4, rtol=0, atol=0)  # Eq. 19
+        close(st.yx[p], y[k:k + 1] * x[k:k + 1] / 4, atol=0)   # Eq. 18
+        close(st.x[(p, p)], x[k:k + 1].T @ x[k:k + 1] / 4, atol=0)  # Eq. 19
         U, S, Vh = torch.linalg.svd(st.yx[p])
         v = Vh[:1]                                  # the input singular vector
         assert S.item() == pytest.approx(math.sqrt(2) / 4, abs=1e-15) == XOR_S
@@ -36,14 +37,14 @@ def test_xor_path_statistics_exact():
 def test_analytic_a_solves_the_reduced_ode():
     # Eq. 21 solves tau da/dt = 2 a (s - d a) (balanced two-layer pathway); check by central differences
     tau, a0 = 2.5, 1e-3
-    t = torch.linspace(0, 60, 601, dtype=torch.float64)
+    t = torch.linspace(0, 60, 601, dtype=F64)
     a = xor_analytic_a(t, a0, tau)
     h = 1e-5
     dadt = (xor_analytic_a(t + h, a0, tau) - xor_analytic_a(t - h, a0, tau)) / (2 * h)
-    torch.testing.assert_close(tau * dadt, 2 * a * (XOR_S - XOR_D * a), rtol=0, atol=1e-9)
+    close(tau * dadt, 2 * a * (XOR_S - XOR_D * a), atol=1e-9)
     assert a[0].item() == pytest.approx(a0, rel=1e-14)
     L = xor_analytic_loss(t, a0, tau)
-    torch.testing.assert_close(L, 0.5 - math.sqrt(2) * a + a ** 2, rtol=0, atol=1e-15)   # Eq. 22 = Eq. 23
+    close(L, 0.5 - math.sqrt(2) * a + a ** 2, atol=1e-15)   # Eq. 22 = Eq. 23
     assert xor_analytic_loss(torch.tensor([1e4]), a0, tau).item() < 1e-15   # a -> s/d = 1/sqrt(2): zero loss
 
 
@@ -55,10 +56,10 @@ def test_decoupled_gdln_matches_analytic_loss():
         p = g.paths()[k]
         x, y = xor_data()
         torch.testing.assert_close(path_weight(g, W0, p), a0 * y[k, 0] * x[k:k + 1] / math.sqrt(2))
-    t = torch.linspace(0, 80, 81, dtype=torch.float64)
+    t = torch.linspace(0, 80, 81, dtype=F64)
     tr = train(g, W0, d, tau=tau, t_eval=t, method="ode", rtol=1e-11, atol=1e-15)
     # the adaptive solver's tolerance (rtol 1e-11 on O(1e-2..1) weights) bounds the loss error well below 1e-8
-    torch.testing.assert_close(tr.loss, xor_analytic_loss(t, a0, tau), rtol=0, atol=1e-8)
+    close(tr.loss, xor_analytic_loss(t, a0, tau), atol=1e-8)
     torch.testing.assert_close(loss(g, W0, d), xor_analytic_loss(torch.zeros(()), a0, tau))
 
 
@@ -66,7 +67,7 @@ def test_relu_effective_a0_predicts_early_growth():
     # tiny weights: the errors stay ~y while units rotate and pin; then a_k grows as a0_k exp(2 s t / tau).
     # Gradient descent multiplies the growing mode by (1 + s dt/tau) per step; divide that out exactly.
     x, y = xor_data()
-    W1, W2 = init_relu(2, 24, 1, 1e-8, generator=generator(3), replicas=(4,), dtype=torch.float64)
+    W1, W2 = init_relu(2, 24, 1, 1e-8, generator=generator(3), replicas=(4,), dtype=F64)
     tau, dt, T = 1.0, 1e-3, 7.0
     n_steps = int(round(T / XOR_S / dt))
     tr = train_relu(W1, W2, x, y, tau=tau, dt=dt, t_max=n_steps * dt, record_every=n_steps)
@@ -91,7 +92,7 @@ def test_relu_kappa_and_expected_a0():
 
 
 def test_max_loss_sensitivity():
-    tau, t = 2.5, torch.linspace(0, 200, 20001, dtype=torch.float64)
+    tau, t = 2.5, torch.linspace(0, 200, 20001, dtype=F64)
     a0, eps = 1e-8, 1e-4
     dL = (xor_analytic_loss(t, a0 * math.exp(eps), tau) - xor_analytic_loss(t, a0 * math.exp(-eps), tau)) / (2 * eps)
     assert dL.abs().max().item() == pytest.approx(max_loss_sensitivity(), rel=1e-4)
@@ -105,15 +106,15 @@ def test_context_statistics_and_limits():
     (p,) = st.paths
     # each input is shown in both contexts: the least-squares total weight is exactly [1/2 1/2]
     ls = st.yx[p] @ torch.linalg.inv(st.x[(p, p)])
-    torch.testing.assert_close(ls, torch.tensor([[0.5, 0.5]], dtype=torch.float64), rtol=0, atol=1e-12)
+    close(ls, torch.tensor([[0.5, 0.5]], dtype=F64))
     # Eqs. 24-25 in expectation: <x x^T> = I/3 and <y x^T> = [1/6 1/6] up to sampling error (~0.02)
-    torch.testing.assert_close(st.x[(p, p)], torch.eye(2, dtype=torch.float64) / 3, rtol=0, atol=0.06)
+    close(st.x[(p, p)], torch.eye(2, dtype=F64) / 3, atol=0.06)
     g2, d2 = context_gdln_graph(3), context_gated_data(x, y, c, gated=True)
     st2 = path_statistics(g2, d2)
     pa, pb = st2.paths
     for p, target in ((pa, [[1.0, 0.0]]), (pb, [[0.0, 1.0]])):
         ls = st2.yx[p] @ torch.linalg.inv(st2.x[(p, p)])
-        torch.testing.assert_close(ls, torch.tensor(target, dtype=torch.float64), rtol=0, atol=1e-12)
+        close(ls, torch.tensor(target, dtype=F64))
     assert st2.x[(pa, pb)].abs().max().item() == 0.0          # Eq. 29
 
 
