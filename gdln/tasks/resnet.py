@@ -12,6 +12,7 @@ Written functionally over the state dict (inference only, BatchNorm in eval mode
 from __future__ import annotations
 
 import hashlib
+import inspect
 import os
 from pathlib import Path
 
@@ -102,33 +103,43 @@ def rotation_features(split: str, angles, n: int, *, subset_seed: int = 0, data_
 
     Computed on ``device``, returned on the CPU. Returns ``(features, labels (n,), source)``; ``source`` says "CIFAR-10, JPEG copy" when the JPEG
     fallback was used. Each (source, split, subset, angle) is computed once and cached under
-    ``data/cache/`` (atomic ``.npz``).
+    ``data/cache/`` (:func:`gdln.data.cached_arrays`: checked on load), keyed by the checksums of the
+    CIFAR files and the weights and by the code of this module and of :mod:`gdln.tasks.images`.
     """
     cif = gdata.load_cifar10(split, data_dir=data_dir)
     idx = _subset(len(cif.labels), n, subset_seed)
     labels = torch.as_tensor(cif.labels[idx])
+    weights = gdata.resnet20_weights_path(data_dir=data_dir)  # checked, and listed in the data manifest
+    made_from = {"cifar": cif.digest, "weights": gdata.file_identity(weights)["sha256"], "code": _code_hash(),
+                 "split": split, "n": n, "subset_seed": subset_seed}
     sd = None
     feats = []
     tag = "jpeg" if cif.source == gdata.SOURCE_JPEG else "official"
     for a in tqdm(list(map(float, angles)), desc=f"ResNet features ({split}, {cif.source})", leave=False):
-        key = hashlib.sha256(f"{tag}|{split}|{n}|{subset_seed}|{a:.9f}".encode()).hexdigest()[:16]
-        path = gdata.cache_dir() / f"resnet20_feat_{tag}_{split}_{key}.npz"
-        if use_cache and path.exists():
-            with np.load(path) as z:
-                feats.append(torch.from_numpy(z["features"]))
-            continue
-        if sd is None:
-            sd = {k: v.to(device) for k, v in load_resnet20(data_dir=data_dir).items()}
-        out = []
-        for s in range(0, n, batch):
-            x = to_unit(cif.images[idx[s:s + batch]]).to(device)
-            # rotate in pixel space (corners filled black, as an image library would), then normalise
-            out.append(forward(sd, normalize(rotate(x, a)), upto="encoder").cpu())
-        f = torch.cat(out)
-        if use_cache:
-            gdata.atomic_save_npz(path, features=f.numpy())
-        feats.append(f)
+
+        def compute(a=a):
+            nonlocal sd
+            if sd is None:
+                sd = {k: v.to(device) for k, v in load_resnet20(weights).items()}
+            out = []
+            for s in range(0, n, batch):
+                x = to_unit(cif.images[idx[s:s + batch]]).to(device)
+                # rotate in pixel space (corners filled black, as an image library would), then normalise
+                out.append(forward(sd, normalize(rotate(x, a)), upto="encoder").cpu())
+            return {"features": torch.cat(out).numpy()}
+
+        arrays = gdata.cached_arrays(f"resnet20_feat_{tag}_{split}", {**made_from, "angle": f"{a:.9f}"}, compute,
+                                     {"features": ("float32", (n, N_FEATURES))}, use_cache=use_cache)
+        feats.append(torch.from_numpy(arrays["features"]))
     return torch.stack(feats), labels, cif.source
+
+
+def _code_hash() -> str:
+    """SHA-256 of the code that computes the features (this module and the image transforms)."""
+    h = hashlib.sha256()
+    for module in (__file__, inspect.getfile(rotate)):
+        h.update(Path(module).read_bytes())
+    return h.hexdigest()
 
 
 def _subset(n_total: int, n: int, seed: int) -> np.ndarray:
