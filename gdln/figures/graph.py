@@ -10,7 +10,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
 from gdln.core.graph import Graph, Path
-from gdln.figures.style import PALETTE
+from gdln.figures.style import GRAPH, PALETTE
 from gdln.tasks.xor import xor_data, xor_graph
 
 __all__ = ["draw_xor_gdln", "graph_layout", "draw_graph"]
@@ -28,7 +28,7 @@ def draw_xor_gdln(ax) -> None:
         xs = x[k].tolist()
         ax.text(px, py - 0.28, f"gate on: x=[{xs[0]:+.0f},{xs[1]:+.0f}], y={y[k, 0]:+.0f}", ha="center", va="top",
                 fontsize=7, zorder=8, color=PALETTE["red"] if y[k, 0] > 0 else PALETTE["blue"],
-                bbox=dict(boxstyle="round,pad=0.1", fc="white", ec="none", alpha=0.85))
+                bbox=dict(boxstyle="round,pad=0.1", fc=PALETTE["white"], ec="none", alpha=0.85))
 
 BOX_W, BOX_H = 0.52, 0.36
 
@@ -96,8 +96,8 @@ def draw_graph(graph: Graph, ax=None, *, highlight: str | None = None, paths: Se
             # the arc3 midpoint is offset perpendicular to the chord by rad * |chord| / 2
             dx, dy = x1 - x0, y1 - y0
             mx, my = mx + rad[e] * dy / 2, my - rad[e] * dx / 2
-            ax.text(mx, my, e, fontsize=7, ha="center", va="center", color="#333333", zorder=5,
-                    bbox=dict(boxstyle="round,pad=0.1", fc="white", ec="none", alpha=0.8))
+            ax.text(mx, my, e, fontsize=7, ha="center", va="center", color=GRAPH["label"], zorder=5,
+                    bbox=dict(boxstyle="round,pad=0.1", fc=PALETTE["white"], ec="none", alpha=0.8))
     handles = []
     cyc = [PALETTE[k] for k in ("purple", "sky", "yellow", "red", "black", "blue")]
     for i, p in enumerate(paths):
@@ -124,9 +124,9 @@ def draw_graph(graph: Graph, ax=None, *, highlight: str | None = None, paths: Se
                     Line2D([], [], color=PALETTE["green"], lw=3.2, label=f"t̄(p,e) = {t_bar.name}")]
     for v, (x, y) in pos.items():
         role = "input" if v in graph.inputs else "output" if v in graph.outputs else "hidden"
-        fc = {"input": "#dbeaf5", "output": "#e3f3ea", "hidden": "#f2f2f2"}[role]
+        fc = GRAPH[role]
         ax.add_patch(FancyBboxPatch((x - BOX_W / 2, y - BOX_H / 2), BOX_W, BOX_H,
-                                    boxstyle="round,pad=0.02", fc=fc, ec="#444444", lw=1.0, zorder=6))
+                                    boxstyle="round,pad=0.02", fc=fc, ec=GRAPH["box"], lw=1.0, zorder=6))
         ax.text(x, y, f"{v}\n|{v}|={graph.nodes[v]}", ha="center", va="center", fontsize=7.5, zorder=7)
     xs = [p[0] for p in pos.values()]
     ys = [p[1] for p in pos.values()]

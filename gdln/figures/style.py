@@ -13,7 +13,7 @@ import matplotlib as mpl
 import matplotlib.pyplot as plt
 
 __all__ = ["PALETTE", "CYCLE", "ROLE", "CMAP_DIVERGING", "CMAP_SEQUENTIAL", "CMAP_SIMILARITY", "CMAP_OUTPUT",
-           "CMAP_TARGETS", "CMAP_MASK", "CMAP_CATEGORICAL", "use_style", "figure", "stamp"]
+           "CMAP_TARGETS", "CMAP_MASK", "CMAP_CATEGORICAL", "GRAPH", "use_style", "figure", "stamp"]
 
 #: Okabe-Ito palette (colour-blind safe), by name.
 PALETTE: dict[str, str] = {
@@ -51,6 +51,16 @@ CMAP_OUTPUT = CMAP_DIVERGING
 CMAP_TARGETS = "Greys"
 CMAP_MASK = "Blues"
 CMAP_CATEGORICAL = "tab20"
+
+#: Architecture graphs (Fig. 2, Fig. 3b): node fills by role (light tints of blue and green), the node
+#: box outline and the edge-name labels.
+GRAPH: dict[str, str] = {
+    "input": "#dbeaf5",
+    "output": "#e3f3ea",
+    "hidden": "#f2f2f2",
+    "box": "#444444",
+    "label": "#333333",
+}
 
 
 def use_style() -> None:
