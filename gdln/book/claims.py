@@ -38,7 +38,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from gdln.book.provenance import build_dir
 from gdln.util.files import atomic_write_json
 
 __all__ = ["KINDS", "MODES", "STATUSES", "Claim", "compare", "margin", "anchor", "criterion_text", "badge_html",
@@ -209,8 +208,11 @@ class Claims:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
         self.chapter = chapter
         self.mode = mode
-        self.out_dir = Path(out_dir) if out_dir is not None else Path(
-            os.environ.get("GDLN_CLAIMS_DIR", build_dir() / "claims"))
+        # the runner sets GDLN_CLAIMS_DIR to the folder of the run it executes; a chapter run anywhere else
+        # (your own Jupyter, plain papermill) shows its claims but writes them nowhere unless told where:
+        # never into the book's build folder, whose manifests belong to the runs that made them
+        where = out_dir if out_dir is not None else os.environ.get("GDLN_CLAIMS_DIR") or None
+        self.out_dir: Path | None = Path(os.path.abspath(where)) if where is not None else None
         self.claims: list[Claim] = []
 
     def check(self, id: str, *, ref: str, statement: str, measured: float, target: float,
@@ -242,11 +244,13 @@ class Claims:
         return claim
 
     @property
-    def path(self) -> Path:
-        return self.out_dir / f"{self.chapter}.json"
+    def path(self) -> Path | None:
+        return self.out_dir / f"{self.chapter}.json" if self.out_dir is not None else None
 
-    def save(self) -> Path:
-        """Write the manifest ``<out_dir>/<chapter>.json`` atomically and return its path."""
+    def save(self) -> Path | None:
+        """Write the manifest ``<out_dir>/<chapter>.json`` atomically and return its path (None: no folder)."""
+        if self.path is None:
+            return None
         return atomic_write_json(self.path, [asdict(c) for c in self.claims])
 
     def table(self) -> "ClaimsTable":
