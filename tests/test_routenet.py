@@ -12,9 +12,9 @@ from gdln.tasks.routing import trained_routes
 from helpers import F64, gen
 
 
-def _net(R=2, M=4, d=12, H=6, C=5, gains=None, nl="linear", dtype=F64, seed=0):
+def _net(R=2, M=4, d=12, n_h=6, C=5, gains=None, nl="linear", dtype=F64, seed=0):
     g = gen(seed)
-    return RN.init_routenet(M, d, H, C, gains if gains is not None else [1.0] * R, generator=g,
+    return RN.init_routenet(M, d, n_h, C, gains if gains is not None else [1.0] * R, generator=g,
                             nonlinearity=nl, dtype=dtype)
 
 
@@ -102,7 +102,7 @@ def test_hand_written_gradient_is_zero_on_untrained_routes(loss):
 
 
 def test_xavier_uniform_gain_per_replica():
-    net = _net(R=3, M=2, d=400, H=200, C=10, gains=[1.0, 0.1, 0.01], dtype=F64)
+    net = _net(R=3, M=2, d=400, n_h=200, C=10, gains=[1.0, 0.1, 0.01], dtype=F64)
     bound = math.sqrt(6 / 600)
     for r, gain in enumerate([1.0, 0.1, 0.01]):
         w = net.enc[r]

@@ -15,7 +15,7 @@ bound by memory traffic over the ``M`` encoders' weights, not by arithmetic.
 :func:`route_outputs_loop` is a one-domain-at-a-time reference (the structure of the
 authors' code), used by the tests and ``benchmarks/bench_routenet.py``.
 
-Weights carry a leading replica axis: ``enc (R, M, H, d)``, ``hid (R, H, H)``, ``dec (R, M, C, H)``.
+Weights carry a leading replica axis: ``enc (R, M, N_h, d)``, ``hid (R, N_h, N_h)``, ``dec (R, M, C, N_h)``.
 No biases (the paper's sweeps). Optional leaky-ReLU (slope 0.01, Fig. 9) after the encoder and after
 the hidden layer.
 
@@ -52,9 +52,9 @@ LEAKY_SLOPE = 0.01
 class RouteNet:
     """Weights of ``R`` route networks (replica axis first) and their nonlinearity."""
 
-    enc: torch.Tensor  # (R, M, H, d)
-    hid: torch.Tensor  # (R, H, H)
-    dec: torch.Tensor  # (R, M, C, H)
+    enc: torch.Tensor  # (R, M, N_h, d)
+    hid: torch.Tensor  # (R, N_h, N_h)
+    dec: torch.Tensor  # (R, M, C, N_h)
     nonlinearity: str = "linear"
 
     @property
@@ -105,11 +105,11 @@ def route_outputs(net: RouteNet, xb: torch.Tensor) -> torch.Tensor:
     layer, and all decoders at once (batched over replicas, every input domain against every
     decoder). The result is a permuted view of an ``(R, M_in, B, M_out, C)`` tensor (no copy).
     """
-    R, M, H = net.replicas, net.M, net.hid.shape[-1]
+    R, M, Nh = net.replicas, net.M, net.hid.shape[-1]
     B, C = xb.shape[1], net.dec.shape[2]
-    h = _act(torch.matmul(xb, net.enc.transpose(-1, -2)), net.nonlinearity)  # (R, M, B, H)
-    z = _act(torch.matmul(h.reshape(R, M * B, H), net.hid.transpose(-1, -2)), net.nonlinearity)
-    o = torch.matmul(z, net.dec.reshape(R, M * C, H).transpose(-1, -2))  # (R, M*B, M*C)
+    h = _act(torch.matmul(xb, net.enc.transpose(-1, -2)), net.nonlinearity)  # (R, M, B, N_h)
+    z = _act(torch.matmul(h.reshape(R, M * B, Nh), net.hid.transpose(-1, -2)), net.nonlinearity)
+    o = torch.matmul(z, net.dec.reshape(R, M * C, Nh).transpose(-1, -2))  # (R, M*B, M*C)
     return o.view(R, M, B, M, C).permute(0, 1, 3, 2, 4)
 
 
@@ -197,18 +197,18 @@ def masked_step_gradients(net: RouteNet, xb: torch.Tensor, targets: torch.Tensor
 
     The forward pass computes every route (as :func:`route_outputs`); the backward pass is the chain
     rule of ``masked_loss(route_losses(route_outputs(net, xb)), mask).sum()``, so the result equals
-    autograd's to round-off. The encoder gradient, the largest tensor (``R x M x H x d``), is written
+    autograd's to round-off. The encoder gradient, the largest tensor (``R x M x N_h x d``), is written
     by one batched GEMM; with ``enc_acc`` it is accumulated in place, ``enc_acc = enc_beta * enc_acc
     + grad`` (the momentum buffer: no separate gradient tensor), and ``enc_acc`` is returned as it.
     """
-    R, M, H = net.replicas, net.M, net.hid.shape[-1]
+    R, M, Nh = net.replicas, net.M, net.hid.shape[-1]
     B, d, C = xb.shape[1], xb.shape[2], net.dec.shape[2]
     nl, xb = net.nonlinearity, xb.contiguous()
-    a1 = torch.matmul(xb, net.enc.transpose(-1, -2))  # (R, M, B, H)
-    h = _act(a1, nl).reshape(R, M * B, H)
-    a2 = torch.matmul(h, net.hid.transpose(-1, -2))  # (R, M*B, H)
+    a1 = torch.matmul(xb, net.enc.transpose(-1, -2))  # (R, M, B, N_h)
+    h = _act(a1, nl).reshape(R, M * B, Nh)
+    a2 = torch.matmul(h, net.hid.transpose(-1, -2))  # (R, M*B, N_h)
     z = _act(a2, nl)
-    dec = net.dec.reshape(R, M * C, H)
+    dec = net.dec.reshape(R, M * C, Nh)
     out = torch.matmul(z, dec.transpose(-1, -2)).view(R, M, B, M, C)  # every route
     w = route_weights(mask, out.dtype)
     per_route, g_out = losses_and_output_gradient(out, targets, w, loss)
@@ -217,13 +217,13 @@ def masked_step_gradients(net: RouteNet, xb: torch.Tensor, targets: torch.Tensor
     g_dec = torch.matmul(g_out.transpose(-1, -2), z).view_as(net.dec)
     g_a2 = _act_backward(a2, torch.matmul(g_out, dec), nl)
     g_hid = torch.matmul(g_a2.transpose(-1, -2), h)
-    g_a1 = _act_backward(a1, torch.matmul(g_a2, net.hid).view(R, M, B, H), nl)
-    lhs = g_a1.reshape(R * M, B, H).transpose(-1, -2)  # (R*M, H, B)
+    g_a1 = _act_backward(a1, torch.matmul(g_a2, net.hid).view(R, M, B, Nh), nl)
+    lhs = g_a1.reshape(R * M, B, Nh).transpose(-1, -2)  # (R*M, N_h, B)
     rhs = xb.expand(R, M, B, d).reshape(R * M, B, d)
     if enc_acc is None:
         g_enc = torch.bmm(lhs, rhs).view_as(net.enc)
     else:
-        enc_acc.view(R * M, H, d).baddbmm_(lhs, rhs, beta=enc_beta)
+        enc_acc.view(R * M, Nh, d).baddbmm_(lhs, rhs, beta=enc_beta)
         g_enc = enc_acc
     return L, [g_enc, g_hid, g_dec]
 
