@@ -16,8 +16,8 @@ import pytest
 
 from gdln import book
 from gdln.book.claims import Claims, anchor, badge_html, compare, criterion_text, margin
-from gdln.book.report import (MARGINS_FIGURE, STATUS_ORDER, margins_svg, report_markdown,
-                              split_first_sentence)
+from gdln.book.report import (MARGINS_FIGURE, STATUS_ORDER, ChapterClaims, _title, figure_svg, margins_figure,
+                              report_text, split_first_sentence)
 from gdln.util.files import REPO_ROOT
 
 # ---------------------------------------------------------------- margin
@@ -120,23 +120,16 @@ def test_check_outside_ipython_shows_nothing(tmp_path, capsys):
 @pytest.mark.parametrize("text, first, rest", [
     ("One sentence", "One sentence", ""),
     ("Eq. 15 holds. It holds well.", "Eq. 15 holds.", "It holds well."),
-    ("As in Fig. 3 and e.g. Sec. 4, it works; see App. B.", "As in Fig. 3 and e.g. Sec. 4, it works;", "see App. B."),
+    ("As in Fig. 3 and e.g. Sec. 4, it works; see App. B. More", "As in Fig. 3 and e.g. Sec. 4, it works; see App. B.",
+     "More"),
     ("A value 0.5 is  fine!  Rest\nhere.", "A value 0.5 is fine!", "Rest here."),
 ])
 def test_split_first_sentence(text, first, rest):
     assert split_first_sentence(text) == (first, rest)
 
 
-def fake_run(build: Path, name: str, claims: list[dict]) -> None:
-    (build / "executed").mkdir(parents=True, exist_ok=True)
-    (build / "claims").mkdir(parents=True, exist_ok=True)
-    (build / "executed" / f"{name}.ipynb").write_text(json.dumps(
-        {"cells": [{"cell_type": "markdown", "source": f"# The {name} chapter\n\nText."}]}))
-    (build / "claims" / f"{name}.json").write_text(json.dumps(claims))
-    (build / "executed" / f"{name}.hash.json").write_text(json.dumps({
-        "chapter": name, "key": "k", "parameters": {"mode": "quick", "seed": 0, "device": "auto"},
-        "gdln_version": "0.1.0", "gdln_source_hash": "abcdef0123456789", "wall_time_s": 1.5,
-        "executed_at": "2026-01-01T00:00:00+00:00", "claims": True}))
+RECORD = {"chapter": "alpha", "parameters": {"mode": "quick", "seed": 0, "device": "auto"}, "gdln_version": "0.1.0",
+          "gdln_source_hash": "abcdef0123456789", "wall_time_s": 1.5, "executed_at": "2026-01-01T00:00:00+00:00"}
 
 
 def claim(id: str, status: str, measured: float = 1.0, statement: str = "First sentence. Second one.",
@@ -147,28 +140,37 @@ def claim(id: str, status: str, measured: float = 1.0, statement: str = "First s
 
 
 @pytest.fixture
-def build(tmp_path: Path) -> Path:
-    build = tmp_path / "_build"
-    fake_run(build, "alpha", [claim("alpha.one", "pass", statement="Only one sentence"),
-                              claim("alpha.two", "full-only", 1.5),
-                              claim("alpha.three", "fail", 3.0, note="why it matters"),
-                              claim("alpha.four", "deviates", 1.2, note="n. Known deviation: the reason")])
-    fake_run(build, "gamma", [claim("gamma.one", "pass", 0.95)])
-    return build
+def chapters() -> list[ChapterClaims]:
+    """alpha: one claim of each status; beta: not executed; gamma: one pass."""
+    return [ChapterClaims("alpha", "The alpha chapter", [
+                claim("alpha.one", "pass", statement="Only one sentence"),
+                claim("alpha.two", "full-only", 1.5),
+                claim("alpha.three", "fail", 3.0, note="why it matters"),
+                claim("alpha.four", "deviates", 1.2, note="n. Known deviation: the reason")], RECORD),
+            ChapterClaims("beta", "beta", None, None),
+            ChapterClaims("gamma", "gamma", [claim("gamma.one", "pass", 0.95)], RECORD)]
 
 
-def test_report_summary_counts_and_chapters(build):
-    text = report_markdown(["alpha", "beta", "gamma"], build)
+def test_chapter_title_is_the_notebooks_first_heading(tmp_path):
+    nb = tmp_path / "alpha.ipynb"
+    nb.write_text(json.dumps({"cells": [{"cell_type": "code", "source": "# not a title"},
+                                        {"cell_type": "markdown", "source": ["Text\n", "# The alpha chapter\n"]}]}))
+    assert _title(nb, "alpha") == "The alpha chapter"
+    assert _title(tmp_path / "missing.ipynb", "alpha") == "alpha"
+
+
+def test_report_summary_counts_and_chapters(chapters):
+    text = report_text(chapters)
     assert "**2 of 5 claims pass**, from 3 chapter(s) executed in quick mode." in text
     assert "**1 claim fails without an explanation**" in text
     for n, status in [(2, "pass"), (1, "deviates"), (1, "full-only"), (1, "fail")]:
         assert f'<span class="gdln-count claim-{status}"><b>{n}</b> {status}</span>' in text
-    assert '<a href="alpha.html">The alpha chapter</a></td><td>4</td>' in text  # title read from the notebook
+    assert '<a href="alpha.html">The alpha chapter</a></td><td>4</td>' in text
     assert '<a href="beta.html">beta</a></td><td colspan="5"><b>not executed</b>' in text
 
 
-def test_report_table_links_to_the_chapters_anchors_failures_first(build):
-    text = report_markdown(["alpha", "beta", "gamma"], build)
+def test_report_table_links_to_the_chapters_anchors_failures_first(chapters):
+    text = report_text(chapters)
     ids = re.findall(r'<tr class="claim-[a-z-]+" id="report-claim-([a-z-]+)">', text)
     assert ids == ["alpha-three", "alpha-four", "alpha-two", "alpha-one", "gamma-one"]
     statuses = re.findall(r'<tr class="claim-([a-z-]+)" id="report-', text)
@@ -179,8 +181,8 @@ def test_report_table_links_to_the_chapters_anchors_failures_first(build):
     assert "\u221219.00" in text  # margin of 3.0 vs 1 +- 0.1: (0.1 - 2) / 0.1
 
 
-def test_report_folds_all_but_the_first_sentence(build):
-    text = report_markdown(["alpha"], build)
+def test_report_folds_all_but_the_first_sentence(chapters):
+    text = report_text(chapters)
     assert "<td>Only one sentence</td>" in text  # nothing to fold
     assert "<details><summary>First sentence.</summary><p>Second one.</p></details>" in text  # full-only, folded
     assert ("<details open><summary>First sentence.</summary><p>Second one.</p><p>why it matters</p></details>"
@@ -188,17 +190,18 @@ def test_report_folds_all_but_the_first_sentence(build):
     assert "<p>n.</p><p><b>Known deviation:</b> the reason</p>" in text
 
 
-def test_report_html_blocks_have_no_blank_lines(build):
+def test_report_html_blocks_have_no_blank_lines(chapters):
     """MyST ends a raw HTML block at a blank line: every table must be one block."""
-    text = report_markdown(["alpha", "gamma"], build)
+    text = report_text(chapters)
     for block in re.findall(r"<table.*?</table>", text, flags=re.S):
         assert "\n\n" not in block
     assert f":::{{figure}} {MARGINS_FIGURE}" in text
     assert "| {doc}`alpha <alpha>` | 4 | quick | 0 | auto | 0.1.0 | `abcdef0123` | 1.5 s |" in text
 
 
-def test_margin_figure_is_svg_with_every_claim_and_status(build):
-    svg = margins_svg(["alpha", "gamma"], build)
+def test_margin_figure_is_svg_with_every_claim_and_status(chapters):
+    entries = [(ch.name, c) for ch in chapters for c in ch.claims or []]
+    svg = figure_svg(margins_figure(entries))
     root = ET.fromstring(svg)
     assert root.tag.endswith("svg")
     text = " ".join(t for t in root.itertext())
@@ -206,24 +209,11 @@ def test_margin_figure_is_svg_with_every_claim_and_status(build):
         assert cid in text
     for label in ("pass: 2", "deviates (explained): 1", "full-only (not judged): 1", "fail: 1", "margin"):
         assert label in text
-    assert margins_svg(["alpha", "gamma"], build) == svg  # byte-identical: the staged page is not rewritten
+    assert figure_svg(margins_figure(entries)) == svg  # byte-identical: the staged page is not rewritten
 
 
-def test_margin_figure_without_claims(tmp_path):
-    assert "no claims recorded" in margins_svg(["alpha"], tmp_path / "_build")
-
-
-def test_stage_writes_the_margin_figure_beside_the_report(build):
-    repo = build.parent
-    (repo / "book" / "_vendor" / "static").mkdir(parents=True)
-    (repo / "book" / "report.md").write_text("# Report\n\n<!-- gdln:report -->\n")
-    (repo / "book" / "intro.md").write_text("# Intro\n")
-    (repo / "book" / "alpha.md").write_text("# alpha\n\n```{code-cell} ipython3\n1\n```\n")
-    (repo / "_toc.yml").write_text("format: jb-book\nroot: intro\nchapters:\n  - file: alpha\n  - file: report\n")
-    site = book.stage(["alpha"], root=repo, build=build)
-    assert (site / MARGINS_FIGURE).read_text().startswith("<?xml")
-    assert MARGINS_FIGURE in (site / "report.md").read_text()
-    assert not list(site.glob(".*"))  # written atomically, no temporary file left
+def test_margin_figure_without_claims():
+    assert "no claims recorded" in figure_svg(margins_figure([]))
 
 
 # ---------------------------------------------------------------- end to end: jupyter-book keeps the anchors
@@ -280,7 +270,10 @@ def test_built_book_keeps_claim_anchors_and_the_report_links_to_them(tmp_path):
                                    "  - file: references\n")
     build = repo / "_build"
     book.execute("alpha", {}, root=repo, build=build, log=lambda *a, **k: None)
-    html = book.render(book.stage(["alpha"], root=repo, build=build), root=repo, build=build)
+    site = book.stage(["alpha"], root=repo, build=build)
+    assert (site / MARGINS_FIGURE).read_text().startswith("<?xml") and MARGINS_FIGURE in (site / "report.md").read_text()
+    assert not [p for p in site.rglob(".*")]  # the figure and the page are written atomically: no temporary left
+    html = book.render(site, root=repo, build=build)
     alpha = (html / "alpha.html").read_text(encoding="utf-8")
     assert alpha.count('id="claim-alpha-steps"') == 1  # shown once, although check() ends its cell
     assert 'href="report.html#report-claim-alpha-steps"' in alpha

@@ -18,7 +18,7 @@ import json
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,7 @@ from gdln.book.runner import _paths, read_record
 from gdln.figures.style import PALETTE, use_style
 
 __all__ = ["MARGINS_FIGURE", "STATUS_ORDER", "MARGIN_RANGE", "ChapterClaims", "gather", "split_first_sentence",
-           "report_markdown", "margins_figure", "margins_svg"]
+           "report_markdown", "report_text", "margins_figure", "margins_svg", "figure_svg"]
 
 #: File name of the margin figure, written beside report.md in the staged site.
 MARGINS_FIGURE = "report-margins.svg"
@@ -62,7 +62,14 @@ class ChapterClaims:
     title: str
     claims: list[dict[str, Any]] | None
     record: dict[str, Any] | None = None
-    counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Number of claims by status (every status present, zeros included)."""
+        counts = dict.fromkeys(STATUSES, 0)
+        for c in self.claims or []:
+            counts[c["status"]] = counts.get(c["status"], 0) + 1
+        return counts
 
 
 def _title(notebook: Path, name: str) -> str:
@@ -85,21 +92,18 @@ def gather(names: Sequence[str], build: Path) -> list[ChapterClaims]:
     for name in names:
         notebook, _, claims_path = _paths(build, name)
         claims = json.loads(claims_path.read_text()) if claims_path.exists() else None
-        counts = dict.fromkeys(STATUSES, 0)
-        for c in claims or []:
-            counts[c["status"]] = counts.get(c["status"], 0) + 1
-        out.append(ChapterClaims(name, _title(notebook, name), claims, read_record(build, name), counts))
+        out.append(ChapterClaims(name, _title(notebook, name), claims, read_record(build, name)))
     return out
 
 
-_ABBREV = re.compile(r"(?:\b(?:Eqs?|Figs?|Secs?|Apps?|Tab|e\.g|i\.e|vs|cf|al|approx|resp|No|ca)|\b[A-Z])\.$")
+_ABBREV = re.compile(r"\b(?:Eqs?|Figs?|Secs?|Apps?|Tab|e\.g|i\.e|vs|cf|al|approx|resp|No|ca)\.$")
 
 
 def split_first_sentence(text: str) -> tuple[str, str]:
-    """``(first sentence, the rest)``: the first ``.``, ``!``, ``?`` or ``;`` followed by a space that does not
-    end an abbreviation such as ``Eq.``, ``Fig.``, ``e.g.`` or an initial."""
+    """``(first sentence, the rest)``: the first ``.``, ``!`` or ``?`` followed by a space that does not
+    end an abbreviation such as ``Eq.``, ``Fig.`` or ``e.g.``."""
     text = " ".join(text.split())
-    for m in re.finditer(r"[.!?;](?=\s)", text):
+    for m in re.finditer(r"[.!?](?=\s)", text):
         head = text[: m.end()]
         if m.group() == "." and _ABBREV.search(head):
             continue
@@ -213,11 +217,16 @@ def _provenance(chapters: list[ChapterClaims]) -> str:
 
 
 def report_markdown(names: Sequence[str], build: Path) -> str:
-    """The generated part of the Reproduction report (MyST markdown with raw HTML tables).
+    """The generated part of the Reproduction report for chapters ``names`` of build folder ``build``.
 
     It shows the figure :data:`MARGINS_FIGURE`, which the caller writes beside the page (see :func:`margins_svg`).
     """
-    chapters = gather(names, Path(build))
+    return report_text(gather(names, Path(build)))
+
+
+def report_text(chapters: Sequence[ChapterClaims]) -> str:
+    """The generated part of the Reproduction report (MyST markdown with raw HTML tables) for ``chapters``."""
+    chapters = list(chapters)
     lo, hi = MARGIN_RANGE
     caption = (
         "**Every claim's margin**, one marker per claim, grouped by chapter. The margin is how far inside (> 0) or "
@@ -290,8 +299,11 @@ def margins_figure(entries: Sequence[tuple[str, dict[str, Any]]]) -> Figure:
 
 def margins_svg(names: Sequence[str], build: Path) -> str:
     """The margin figure of every claim of chapters ``names`` as SVG text (byte-identical for identical claims)."""
-    entries = [(ch.name, c) for ch in gather(names, Path(build)) for c in ch.claims or []]
-    fig = margins_figure(entries)
+    return figure_svg(margins_figure([(ch.name, c) for ch in gather(names, Path(build)) for c in ch.claims or []]))
+
+
+def figure_svg(fig: Figure) -> str:
+    """``fig`` as SVG text: text kept as text (searchable, small), no date or random ids (reproducible bytes)."""
     buf = io.StringIO()
     with mpl.rc_context({"svg.fonttype": "none", "svg.hashsalt": "gdln-report-margins"}):
         fig.savefig(buf, format="svg", metadata={"Date": None})
