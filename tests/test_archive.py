@@ -1,0 +1,100 @@
+"""The results archive (gdln.book.archive): full-mode runs kept with provenance, and judged current,
+verified by fingerprint, or stale."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from gdln.book import archive as A
+from gdln.book import runner
+
+HEADER = textwrap.dedent("""\
+    ---
+    jupytext:
+      text_representation:
+        extension: .md
+        format_name: myst
+    kernelspec:
+      name: python3
+      display_name: Python 3
+      language: python
+    ---
+    """)
+BODY = """\
+from gdln.book.claims import Claims
+claims = Claims("alpha", mode)
+claims.check("alpha.size", ref="none", statement="the problem is large enough",
+             measured=steps * (100 if mode == "full" else 1), target=1, tolerance=0, kind="ge")
+claims.save()
+"""
+
+
+@pytest.fixture(scope="module")
+def builds(tmp_path_factory):
+    """A one-chapter book, executed once in quick mode and once in full mode."""
+    root = tmp_path_factory.mktemp("book")
+    (root / "book").mkdir()
+    (root / "_toc.yml").write_text("format: jb-book\nroot: alpha\n")
+    (root / "book" / "alpha.md").write_text(
+        HEADER + "# Alpha\n\n```{code-cell} ipython3\n:tags: [parameters]\nmode = \"quick\"\nseed = 0\n"
+        "device = \"auto\"\nsteps = 3\n```\n\n```{code-cell} ipython3\n" + BODY + "```\n")
+    quick, full = root / "_quick", root / "_full"
+    runner.execute("alpha", {"mode": "quick"}, root=root, build=quick, log=lambda *a, **k: None)
+    runner.execute("alpha", {"mode": "full"}, root=root, build=full, log=lambda *a, **k: None)
+    return root, quick, full
+
+
+def _quick_claims(quick: Path) -> list[dict]:
+    record, run_dir = runner.published(quick, "alpha")
+    return json.loads((run_dir / "alpha.json").read_text())
+
+
+def test_archive_keeps_the_run_with_its_provenance(builds, tmp_path):
+    _, quick, full = builds
+    entry = A.archive("alpha", full, quick, dest=tmp_path)
+    assert entry.notebook.exists() and entry.claims[0]["measured"] == 300.0
+    m = entry.manifest
+    assert m["record"]["parameters"]["mode"] == "full"
+    for key in ("gdln_source_hash", "wall_time_s", "executed_at", "dependencies", "run_id"):
+        assert key in m["record"], key
+    assert m["machine"]["torch"] and "gpu" in m["machine"]
+    assert m["fingerprint"]["claims"] == {"alpha.size": 3.0}
+    assert (entry.folder / "notebook.ipynb").stat().st_mode & 0o777 == 0o644
+    assert A.load("alpha", tmp_path).manifest == m
+
+
+def test_judge_current_verified_and_stale(builds, tmp_path):
+    _, quick, full = builds
+    entry = A.archive("alpha", full, quick, dest=tmp_path)
+    today = _quick_claims(quick)
+    assert A.judge(entry, today) == "current"
+    other_code = "0" * 64  # the sources changed ...
+    assert A.judge(entry, today, gdln_hash=other_code) == "verified by fingerprint"  # ... the numbers did not
+    moved = [{**today[0], "measured": today[0]["measured"] + 1e-12}]
+    assert A.judge(entry, moved, gdln_hash=other_code) == "stale"
+    assert A.judge(entry, None, gdln_hash=other_code) == "stale"  # no quick run today: cannot verify
+    extra = today + [{**today[0], "id": "alpha.new"}]
+    assert A.judge(entry, extra, gdln_hash=other_code) == "stale"
+
+
+def test_an_altered_entry_is_not_loaded(builds, tmp_path):
+    _, quick, full = builds
+    entry = A.archive("alpha", full, quick, dest=tmp_path)
+    claims = entry.folder / "claims.json"
+    claims.write_text(claims.read_text().replace("300.0", "301.0"))
+    assert A.load("alpha", tmp_path) is None
+
+
+def test_archive_refuses_a_quick_run_as_full_and_keeps_the_old_entry(builds, tmp_path):
+    _, quick, full = builds
+    first = A.archive("alpha", full, quick, dest=tmp_path)
+    with pytest.raises(ValueError, match="only full-mode runs are archived"):
+        A.archive("alpha", quick, quick, dest=tmp_path)
+    with pytest.raises(ValueError, match="no complete published quick-mode run"):
+        A.archive("alpha", full, tmp_path / "nothing", dest=tmp_path)
+    assert A.load("alpha", tmp_path).manifest == first.manifest
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["alpha"]  # no temporary folder left behind
