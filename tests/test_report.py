@@ -285,3 +285,30 @@ def test_built_book_keeps_claim_anchors_and_the_report_links_to_them(tmp_path):
     references = (html / "references.html").read_text(encoding="utf-8")
     assert "The Neural Race Reduction" in references and "Exact solutions to the nonlinear dynamics" in references
     assert 'href="references.html#id' in (html / "intro.html").read_text(encoding="utf-8")  # the citation link
+
+
+# ---------------------------------------------------------------- the archived full run's column
+
+def _entry(tmp_path, claims):
+    from gdln.book.archive import Entry
+
+    manifest = {"record": {"executed_at": "2026-12-01T10:00:00+00:00", "gdln_source_hash": "ab" * 32,
+                           "wall_time_s": 3600.0, "parameters": {"mode": "full"}},
+                "machine": {"gpu": None, "cpu_count": 2}, "fingerprint": {"claims": {}}}
+    return Entry("alpha", tmp_path, manifest, claims)
+
+
+def test_report_judges_the_archived_full_run_beside_the_build(tmp_path):
+    from gdln.book.report import ChapterClaims, report_text
+
+    quick = [{"id": "alpha.size", "ref": "Fig. 1", "statement": "Large. More.", "measured": 3.0, "target": 10.0,
+              "tolerance": 0.0, "kind": "ge", "passed": None, "status": "full-only", "mode": "quick", "note": ""}]
+    full = [{**quick[0], "measured": 300.0, "passed": True, "status": "pass", "mode": "full"}]
+    entry = _entry(tmp_path, full)
+    text = report_text([ChapterClaims("alpha", "Alpha", quick, None, entry, "verified by fingerprint")])
+    assert "full run (archived)" in text and "<b>300</b>" in text
+    assert "verified by fingerprint; CPU (2 cores), 2026-12-01" in text and "1 pass" in text
+    stale = report_text([ChapterClaims("alpha", "Alpha", quick, None, entry, "stale")])
+    assert "<b>300</b>" not in stale and "stale (code changed its numbers)" in stale and "**stale**" in stale
+    none = report_text([ChapterClaims("alpha", "Alpha", quick, None)])
+    assert "no full run" in none and "no chapter has an archived full-mode run yet" in none

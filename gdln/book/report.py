@@ -26,6 +26,7 @@ import matplotlib as mpl
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from gdln.book.archive import Entry, judge, load
 from gdln.book.claims import STATUS_CLASS, STATUSES, anchor, criterion_text, margin
 from gdln.book.claims import _short as short_number
 from gdln.book.runner import _paths, read_record
@@ -62,6 +63,15 @@ class ChapterClaims:
     title: str
     claims: list[dict[str, Any]] | None
     record: dict[str, Any] | None = None
+    archived: Entry | None = None  # the archived full-mode run (results/<chapter>/), if any
+    archive_status: str | None = None  # "current", "verified by fingerprint" or "stale"
+
+    @property
+    def full_claims(self) -> dict[str, dict[str, Any]]:
+        """The archived full run's claims by id, when that run is not stale (a stale run is never judged)."""
+        if self.archived is None or self.archive_status == "stale":
+            return {}
+        return {c["id"]: c for c in self.archived.claims}
 
     @property
     def counts(self) -> dict[str, int]:
@@ -86,13 +96,19 @@ def _title(notebook: Path, name: str) -> str:
     return name
 
 
-def gather(names: Sequence[str], build: Path) -> list[ChapterClaims]:
-    """Every chapter's claims and provenance record, in book order."""
+def gather(names: Sequence[str], build: Path, *, use_archive: bool = True) -> list[ChapterClaims]:
+    """Every chapter's claims and provenance record, in book order, with its archived full run if any."""
     out = []
     for name in names:
         notebook, _, claims_path = _paths(build, name)
         claims = json.loads(claims_path.read_text()) if claims_path.exists() else None
-        out.append(ChapterClaims(name, _title(notebook, name), claims, read_record(build, name)))
+        record = read_record(build, name)
+        entry = load(name) if use_archive else None
+        status = None
+        if entry is not None:  # today's quick-mode numbers verify the archived run (its fingerprint)
+            quick = claims if record and record["parameters"].get("mode") == "quick" else None
+            status = judge(entry, quick)
+        out.append(ChapterClaims(name, _title(notebook, name), claims, record, entry, status))
     return out
 
 
@@ -163,6 +179,40 @@ def _summary(chapters: list[ChapterClaims]) -> str:
     return " ".join(lines) + "\n\n" + block + "\n"
 
 
+def _full_cell(ch: ChapterClaims, claim_id: str) -> str:
+    """The archived full run's verdict on one claim: status and measured value, or why there is none."""
+    if ch.archived is None:
+        return '<span class="gdln-zero">no full run</span>'
+    if ch.archive_status == "stale":
+        return '<span class="gdln-zero">stale (code changed its numbers)</span>'
+    c = ch.full_claims.get(claim_id)
+    if c is None:
+        return '<span class="gdln-zero">not in the full run</span>'
+    return f"{_status(c['status'])} <b>{html.escape(short_number(c['measured']))}</b>"
+
+
+def _archive_summary(chapters: list[ChapterClaims]) -> str:
+    """One paragraph on the archived full-mode runs: which chapters, their state, their verdicts."""
+    entries = [ch for ch in chapters if ch.archived is not None]
+    if not entries:
+        return ("**Full mode (archived):** no chapter has an archived full-mode run yet; the claims marked "
+                "full-only are judged only by such a run.\n")
+    parts = []
+    for ch in entries:
+        m = ch.archived.manifest
+        r, host = m["record"], m["machine"]
+        where = host.get("gpu") or f"CPU ({host.get('cpu_count')} cores)"
+        if ch.archive_status == "stale":
+            parts.append(f"{{doc}}`{ch.name}` (**stale**: today's code moved its quick-mode numbers, so its "
+                         f"full run of {r['executed_at'][:10]} is not shown as current)")
+            continue
+        counts = {s: sum(c["status"] == s for c in ch.archived.claims) for s in SUMMARY_ORDER}
+        verdict = ", ".join(f"{counts[s]} {s}" for s in SUMMARY_ORDER if counts[s])
+        parts.append(f"{{doc}}`{ch.name}` ({ch.archive_status}; {where}, {r['executed_at'][:10]}, "
+                     f"code `{r['gdln_source_hash'][:10]}`, {r['wall_time_s'] / 60:.0f} min: {verdict})")
+    return "**Full mode (archived runs, `results/`):** " + "; ".join(parts) + ".\n"
+
+
 def _claims_table(chapters: list[ChapterClaims]) -> str:
     """Every claim, failures and deviations first: status, link to the claim, paper, measured vs criterion,
     margin, statement (first sentence; the rest and the notes folded)."""
@@ -190,10 +240,12 @@ def _claims_table(chapters: list[ChapterClaims]) -> str:
             f'<td>{esc(c["ref"])}</td>'
             f'<td class="gdln-mvc"><b>{esc(short_number(c["measured"]))}</b> vs {esc(crit)}</td>'
             f'<td class="gdln-margin">{_margin_text(_margin(c))}</td>'
+            f"<td>{_full_cell(ch, c['id'])}</td>"
             f"<td>{statement}</td></tr>")
     if not rows:
         return "No chapter recorded any claim.\n"
-    head = "".join(f"<th>{h}</th>" for h in ("status", "claim", "paper", "measured vs criterion", "margin", "statement"))
+    head = "".join(f"<th>{h}</th>" for h in ("status", "claim", "paper", "measured vs criterion", "margin",
+                                              "full run (archived)", "statement"))
     return (f'<table class="gdln-report-table gdln-claims-table"><thead><tr>{head}</tr></thead>'
             f'<tbody>{"".join(rows)}</tbody></table>\n')
 
@@ -236,10 +288,11 @@ def report_text(chapters: Sequence[ChapterClaims]) -> str:
         f"scale (hollow grey square). Drawn clipped to [{lo:g}, {hi:g}]; the table gives each value.")
     figure = (f":::{{figure}} {MARGINS_FIGURE}\n:name: report-margins\n:class: gdln-report-figure\n"
               f":alt: Margin of every claim, one marker per claim, coloured and shaped by status.\n\n{caption}\n:::\n")
-    return (f"{_summary(chapters)}\n{figure}\n## Every claim\n\n"
+    return (f"{_summary(chapters)}\n{_archive_summary(chapters)}\n{figure}\n## Every claim\n\n"
             "Failures and deviations first, then claims not judged in this mode, then passes; within each, book "
             "order. A claim's id links to the place in its chapter where it is checked; click a statement to "
-            "unfold its notes.\n\n"
+            "unfold its notes. The column *full run (archived)* judges the same claim on the chapter's archived "
+            "full-mode run (`results/<chapter>/`), when there is one that today's code still stands for.\n\n"
             f"{_claims_table(chapters)}\n## Provenance of each chapter\n\n"
             f":::{{div}} gdln-report\n{_provenance(chapters)}\n:::\n")
 
