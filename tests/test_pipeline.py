@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import textwrap
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from gdln import book
+from gdln.book import runner
 
 HEADER = textwrap.dedent("""\
     ---
@@ -131,14 +133,17 @@ def test_failing_cell_names_chapter_and_cell_and_leaves_no_output(repo):
 
 
 def _fake_run(build: Path, name: str, claims: list[dict]) -> None:
-    (build / "executed").mkdir(parents=True, exist_ok=True)
-    (build / "claims").mkdir(parents=True, exist_ok=True)
-    (build / "executed" / f"{name}.ipynb").write_text("{}")
-    (build / "claims" / f"{name}.json").write_text(json.dumps(claims))
-    (build / "executed" / f"{name}.hash.json").write_text(json.dumps({
-        "chapter": name, "key": "k", "parameters": {"mode": "quick", "seed": 0, "device": "auto"},
+    """A complete published run of chapter ``name`` with these claims (the runner's own publication)."""
+    run_dir = build / "runs" / name / "fake-run"
+    run_dir.mkdir(parents=True)
+    (run_dir / f"{name}.ipynb").write_text("{}")
+    (run_dir / f"{name}.json").write_text(json.dumps(claims))
+    sha = {f: hashlib.sha256((run_dir / f).read_bytes()).hexdigest() for f in (f"{name}.ipynb", f"{name}.json")}
+    runner._publish(build, name, run_dir, {
+        "chapter": name, "run_id": "fake-run", "key": "k", "parameters": {"mode": "quick", "seed": 0, "device": "auto"},
         "gdln_version": "0.1.0", "gdln_source_hash": "abcdef0123456789", "wall_time_s": 1.5,
-        "executed_at": "2026-01-01T00:00:00+00:00", "claims": True}))
+        "executed_at": "2026-01-01T00:00:00+00:00", "claims": True,
+        "files": {"notebook": sha[f"{name}.ipynb"], "claims": sha[f"{name}.json"]}, "data": {}})
 
 
 def _claim(id: str, status: str) -> dict:

@@ -38,8 +38,8 @@ def short_hash() -> str:
 
 
 def build_dir() -> Path:
-    """Where executed chapters and claims go: ``$GDLN_BUILD_DIR`` or ``<repo>/_build``."""
-    return Path(os.environ.get("GDLN_BUILD_DIR", REPO_ROOT / "_build")).resolve()
+    """Where executed chapters and claims go: ``$GDLN_BUILD_DIR`` (relative: to the current folder) or ``<repo>/_build``."""
+    return Path(os.environ.get("GDLN_BUILD_DIR") or REPO_ROOT / "_build").resolve()
 
 
 @dataclass

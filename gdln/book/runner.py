@@ -5,14 +5,28 @@
     python -m gdln.book build [CHAPTER ...] [same options]
 
 Pages are listed in ``_toc.yml`` by name; the source of page ``<name>`` is ``book/<name>.md``. A page
-with code cells is a *chapter* (jupytext MyST markdown): ``run`` converts it with jupytext and executes
-it with papermill (kernel ``python3`` = this Python, cwd ``book/``, env ``GDLN_CLAIMS_DIR``) into
-``_build/executed/<name>.ipynb``, in the order of the toc. ``<name>.hash.json`` beside it holds the
-cache key (chapter source, gdln sources, parameters, dependency versions) and the provenance of the
-run; a chapter whose key has not changed is not executed again. ``build`` runs the chapters, stages
-the pages into ``_build/site/`` (executed notebooks, plain pages, and the Reproduction report
-generated from the claims manifests ``_build/claims/<name>.json``) and renders them with
-jupyter-book into ``_build/html/``, with warnings as errors.
+with code cells is a *chapter* (jupytext MyST markdown): ``run`` checks its parameters (names, types,
+finite values, and the validators its ``Chapter(...)`` preamble declares) before any kernel starts,
+converts it with jupytext and executes it with papermill (kernel ``python3`` = this Python, cwd
+``book/``), in the order of the toc. ``build`` runs the chapters, stages the pages into ``_build/site/``
+(executed notebooks, plain pages, and the Reproduction report generated from the claims manifests) and
+renders them with jupyter-book into ``_build/html/``, with warnings as errors.
+
+**A run is one unit.** Each execution gets its own folder ``_build/runs/<name>/<run id>/``: the kernel
+writes its claims there (``GDLN_CLAIMS_DIR``) and the list of data files it read (``GDLN_DATA_MANIFEST``),
+papermill the executed notebook. Only a run that succeeds gets a record (``record.json``: cache key,
+parameters, provenance, the data it read, the SHA-256 of its notebook and claims), and is then
+published in one atomic step: the link ``_build/runs/<name>/current`` is renamed to point at it. The
+familiar paths ``_build/executed/<name>.ipynb``, ``_build/executed/<name>.hash.json`` (the record) and
+``_build/claims/<name>.json`` are links through ``current``. Everything that reads results (the cache,
+the report, the staging) goes through :func:`published`, which accepts a run only when its record, its
+notebook and its claims are all there and match; a failed, rejected, interrupted or killed run leaves
+the previous run in place. A per-chapter lock (``_build/locks/<name>.lock``) makes a second run of the
+same chapter wait for the first.
+
+**The cache.** A chapter is not executed again when its published run has the same cache key (chapter
+source, gdln sources, parameters, dependency versions) and the data it read still resolve to the same
+bytes (:func:`gdln.data.verify_manifest`).
 """
 
 from __future__ import annotations
@@ -20,10 +34,14 @@ from __future__ import annotations
 import ast
 import contextlib
 import datetime
+import fcntl
 import hashlib
 import json
+import math
 import os
 import re
+import secrets
+import shutil
 import sys
 import time
 from importlib import metadata
@@ -33,13 +51,14 @@ from typing import Any, Iterator, Mapping, Sequence
 import yaml
 
 from gdln.util.version import __version__
-from gdln.book.parameters import check_parameters
+from gdln.book.parameters import DEVICE, MODE, SEED, Validator, check_parameters, check_values, declared_validators
 from gdln.book.provenance import build_dir, source_hash
-from gdln.util.files import REPO_ROOT, atomic_write_json
+from gdln.data.loaders import MANIFEST_ENV, cache_dir, verify_manifest
+from gdln.util.files import FILE_MODE, REPO_ROOT, atomic_write_json, file_digests
 
-__all__ = ["REPORT", "REPORT_MARKER", "DEFAULTS", "ChapterError", "toc_pages", "is_chapter", "chapters",
-    "select", "parse_value", "declared_parameters", "check_chapter_parameters", "dependency_versions",
-    "cache_key", "read_record", "execute", "run"]
+__all__ = ["REPORT", "REPORT_MARKER", "DEFAULTS", "ChapterError", "ParameterError", "RunInterrupted", "toc_pages",
+    "is_chapter", "chapters", "select", "parse_value", "declared_parameters", "chapter_validators",
+    "check_chapter_parameters", "dependency_versions", "cache_key", "published", "read_record", "execute", "run"]
 
 REPORT = "report"  # the generated page
 REPORT_MARKER = "<!-- gdln:report -->"
@@ -49,6 +68,14 @@ _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*")
 
 class ChapterError(RuntimeError):
     """A chapter raised while executing (the message names the chapter and the cell)."""
+
+
+class ParameterError(ValueError):
+    """A parameter value was rejected, before the kernel started or by the chapter itself (CLI: rc 2)."""
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """The run was interrupted (SIGINT); the message says what was kept."""
 
 
 # ---------------------------------------------------------------- table of contents
@@ -141,22 +168,55 @@ def _same_kind(value: Any, default: Any) -> bool:
     return isinstance(value, type(default))
 
 
-def check_chapter_parameters(name: str, declared: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
-    """``params`` checked against chapter ``name``'s parameters cell (mode, seed, device always)."""
+def _finite(value: Any) -> bool:
+    """False for a float that is inf or nan, also inside lists and dicts."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, (list, tuple)):
+        return all(_finite(v) for v in value)
+    if isinstance(value, dict):
+        return all(_finite(v) for v in value.values())
+    return True
 
+
+def chapter_validators(source: str) -> dict[str, Validator]:
+    """The validators declared by the ``Chapter(...)`` preamble of a chapter's MyST ``source`` (read statically:
+    :func:`gdln.book.parameters.declared_validators`); mode, seed and device only for a chapter without one."""
+    if not re.search(r"\bChapter\(", source):
+        return {"mode": MODE, "seed": SEED, "device": DEVICE}
+    return declared_validators(source)
+
+
+def check_chapter_parameters(name: str, declared: Mapping[str, Any], params: Mapping[str, Any],
+                             validators: Mapping[str, Validator] | None = None) -> dict[str, Any]:
+    """``params`` checked against chapter ``name``'s parameters cell (mode, seed, device always) and ``validators``.
+
+    Raises :class:`ParameterError` for an unknown name, a value its chapter's validator rejects (the very
+    message the chapter would give), a value of another type than the default's, or a non-finite number.
+    """
     params = {**DEFAULTS, **params}
-    check_parameters(params["mode"], params["seed"], params["device"])
-    for key, value in params.items():
-        if key in DEFAULTS:
-            continue
-        if key not in declared:
-            raise ValueError(f"chapter {name!r} has no parameter {key!r}; "
-                             f"expected one of: {', '.join(sorted(declared) or DEFAULTS)}")
-        if not _same_kind(value, declared[key]):
-            raise ValueError(f"parameter {key}={value!r} for chapter {name!r} is invalid; expected a "
-                             f"{type(declared[key]).__name__} like its default {declared[key]!r}")
-        if isinstance(declared[key], float):
-            params[key] = float(value)
+    try:
+        check_parameters(params["mode"], params["seed"], params["device"])
+        for key in params:
+            if key not in DEFAULTS and key not in declared:
+                raise ValueError(f"chapter {name!r} has no parameter {key!r}; "
+                                 f"expected one of: {', '.join(sorted(declared) or DEFAULTS)}")
+        if validators:  # bounds may name other parameters: check against the defaults overridden by params
+            check_values({**{k: v for k, v in declared.items() if v is not None}, **params}, validators)
+        for key, value in params.items():
+            if key in DEFAULTS:
+                continue
+            if not _same_kind(value, declared[key]):
+                raise ValueError(f"parameter {key}={value!r} for chapter {name!r} is invalid; expected a "
+                                 f"{type(declared[key]).__name__} like its default {declared[key]!r}")
+            if not _finite(value):
+                raise ValueError(f"parameter {key}={value!r} is invalid; expected a finite number")
+            if isinstance(declared[key], float):
+                params[key] = float(value)
+    except ParameterError:
+        raise
+    except ValueError as err:
+        raise ParameterError(str(err)) from None
     return params
 
 
@@ -183,16 +243,159 @@ def cache_key(source: str, params: Mapping[str, Any], gdln_hash: str, deps: Mapp
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def _paths(build: Path, name: str) -> tuple[Path, Path, Path]:
-    """(executed notebook, its record, its claims manifest)."""
+RUNS, CURRENT, RECORD = "runs", "current", "record.json"
+
+
+def _views(build: Path, name: str) -> tuple[Path, Path, Path]:
+    """The published paths (links through ``runs/<name>/current``): notebook, record, claims manifest."""
     return (build / "executed" / f"{name}.ipynb", build / "executed" / f"{name}.hash.json",
             build / "claims" / f"{name}.json")
 
 
+def _run_files(run_dir: Path, name: str) -> tuple[Path, Path, Path]:
+    """The files of one run: executed notebook, record, claims manifest."""
+    return run_dir / f"{name}.ipynb", run_dir / RECORD, run_dir / f"{name}.json"
+
+
+def _sha256(path: Path) -> str:
+    return file_digests(path)["sha256"]
+
+
+def published(build: Path, name: str) -> tuple[dict[str, Any], Path] | None:
+    """The record and folder of chapter ``name``'s published run, or None when there is no complete one.
+
+    Complete means: ``runs/<name>/current`` names a run folder; the published paths lead into it; its
+    record names that run and chapter; the SHA-256 of its notebook and claims manifest are the ones the
+    record vouches for (and there is no manifest when the record says the chapter wrote none).
+    """
+    build = Path(build)
+    runs = build / RUNS / name
+    try:
+        run_id = os.readlink(runs / CURRENT)
+        run_dir = runs / run_id
+        notebook, record_path, claims = _run_files(run_dir, name)
+        nb_view, record_view, claims_view = _views(build, name)
+        if not (os.path.samefile(nb_view, notebook) and os.path.samefile(record_view, record_path)):
+            return None
+        record = json.loads(record_path.read_text(encoding="utf-8"))
+        files = record["files"]
+        if record.get("run_id") != run_id or record.get("chapter") != name or _sha256(notebook) != files["notebook"]:
+            return None
+        if files.get("claims") is None:
+            if claims_view.exists() or claims.exists():
+                return None
+        elif not (os.path.samefile(claims_view, claims) and _sha256(claims) == files["claims"]):
+            return None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+    return record, run_dir
+
+
+def _paths(build: Path, name: str) -> tuple[Path, Path, Path]:
+    """(executed notebook, record, claims manifest) of chapter ``name``'s complete published run, as files
+    inside its run folder; when there is none, paths that do not exist."""
+    found = published(build, name)
+    return _run_files(found[1] if found else Path(build) / RUNS / name / "none", name)
+
+
 def read_record(build: Path, name: str) -> dict[str, Any] | None:
-    """The provenance record of chapter ``name``'s last successful execution, if any."""
-    path = _paths(build, name)[1]
-    return json.loads(path.read_text()) if path.exists() else None
+    """The record of chapter ``name``'s complete published run (see :func:`published`), if any."""
+    found = published(build, name)
+    return found[0] if found else None
+
+
+def _link(path: Path, target: str) -> None:
+    """Make ``path`` a symbolic link to ``target``, atomically (a new link renamed over the old path)."""
+    if os.path.islink(path) and os.readlink(path) == target:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
+    os.symlink(target, tmp)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _publish(build: Path, name: str, run_dir: Path, record: Mapping[str, Any]) -> None:
+    """Write the run's record, then make it the published run in one rename (the commit point)."""
+    atomic_write_json(run_dir / RECORD, record)
+    via = f"../{RUNS}/{name}/{CURRENT}"
+    for view, file in zip(_views(build, name), (f"{name}.ipynb", RECORD, f"{name}.json")):
+        _link(view, f"{via}/{file}")  # through `current`: these links never need to change again
+    _link(build / RUNS / name / CURRENT, run_dir.name)
+
+
+def _is_current(run_dir: Path) -> bool:
+    with contextlib.suppress(OSError):
+        return os.readlink(run_dir.parent / CURRENT) == run_dir.name
+    return False
+
+
+def _collect(build: Path, name: str, keep: Sequence[str] = ()) -> None:
+    """Remove the run folders of chapter ``name`` other than the published one and ``keep`` (under its lock).
+
+    Left behind by killed runs (and the run a publication replaced, kept one round for readers that
+    resolved it just before)."""
+    runs = build / RUNS / name
+    with contextlib.suppress(OSError):
+        current = os.readlink(runs / CURRENT)
+        keep = {current, *keep}
+    try:
+        entries = list(runs.iterdir()) if runs.is_dir() else []
+    except OSError:
+        return
+    for entry in entries:
+        if entry.name == CURRENT or entry.name in keep:
+            continue
+        with contextlib.suppress(OSError):
+            if entry.is_symlink() or entry.is_file():
+                entry.unlink()  # a link a killed run left half-made
+            else:
+                shutil.rmtree(entry, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _chapter_lock(build: Path, name: str, log) -> Iterator[None]:
+    """Hold ``_build/locks/<name>.lock`` (``flock``): a second run of the chapter waits for the first."""
+    path = build / "locks" / f"{name}.lock"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, FILE_MODE)
+    except PermissionError:  # a read-only build folder: a published run can still be read
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError as err:
+            raise ChapterError(f"chapter {name!r}: cannot take its lock {path}: {err}") from None
+    except OSError as err:
+        raise ChapterError(f"chapter {name!r}: cannot take its lock {path}: {err}") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "another process"
+            log(f"[gdln.book] {name}: waiting for the run of this chapter already in progress ({holder}) ...",
+                flush=True)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        with contextlib.suppress(OSError):  # who holds it, for the message of a run that waits
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"pid {os.getpid()} since {_now()}".encode(), 0)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+def _kept(name: str, previous: Mapping[str, Any] | None) -> str:
+    if previous is None:
+        return f"{name} has no previous results"
+    return (f"previous results of {name} kept (run {previous['run_id']}, executed {previous['executed_at']}, "
+            f"{_show(previous['parameters'])})")
 
 
 # ---------------------------------------------------------------- execution
@@ -213,9 +416,10 @@ def _environ(**values: str) -> Iterator[None]:
 
 def _kernel_path(build: Path) -> str:
     """A Jupyter data dir whose kernel ``python3`` is this interpreter (put first on JUPYTER_PATH)."""
-    # log level ERROR: ipykernel 7 warns on every start that its local TCP transport is unencrypted
+    # log level CRITICAL: ipykernel 7 warns on every start that its local TCP transport is unencrypted, and
+    # logs a traceback when it is shut down (interrupted run) while a reply is on its way
     spec = {"argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}",
-                     "--IPKernelApp.log_level=ERROR"],
+                     "--IPKernelApp.log_level=CRITICAL"],
             "display_name": "Python 3", "language": "python"}
     path = build / "jupyter" / "kernels" / "python3" / "kernel.json"
     if not path.exists() or json.loads(path.read_text()) != spec:
@@ -227,65 +431,114 @@ def _prepend(path: str, variable: str) -> str:
     return os.pathsep.join(filter(None, [path, os.environ.get(variable)]))
 
 
+#: How a chapter's own parameter check words a rejected value (gdln.book.parameters.Validator.check).
+_PARAMETER_MESSAGE = re.compile(r"parameter \S+=.* is invalid; expected ")
+
+
+def _checked(name: str, params: Mapping[str, Any], root: Path) -> tuple[str, Any, dict[str, Any]]:
+    """The chapter's source, its notebook and ``params`` checked (:func:`check_chapter_parameters`)."""
+    import jupytext
+
+    source = (root / "book" / f"{name}.md").read_text(encoding="utf-8")
+    notebook = jupytext.reads(source, fmt="md:myst")
+    try:
+        validators = chapter_validators(source)
+    except ValueError as err:
+        raise ChapterError(f"chapter {name!r}: cannot read the validators of its parameters: {err}") from None
+    return source, notebook, check_chapter_parameters(name, declared_parameters(notebook), params, validators)
+
+
 def execute(name: str, params: Mapping[str, Any], *, root: Path = REPO_ROOT, build: Path | None = None,
             force: bool = False, log=print) -> dict[str, Any]:
-    """Execute chapter ``name`` unless its cache key is unchanged; return its provenance record.
+    """Execute chapter ``name`` unless its published run is up to date; return that run's record.
 
-    The cache is checked before the parameters are validated: a record exists only for parameters
-    that passed validation when it was written, and an unchanged build then imports nothing heavy.
+    The parameters are checked first (:func:`check_chapter_parameters`: nothing is started or removed
+    for a rejected value); then, holding the chapter's lock, the published run is reused when its cache
+    key matches and the data it read are unchanged; otherwise the chapter runs in a new run folder that
+    is published only when it succeeds. Raises :class:`ParameterError` (also when the chapter itself
+    rejects a value), :class:`ChapterError` or :class:`RunInterrupted`; the previous run stays published.
     """
     build = Path(build or build_dir()).resolve()
-    source = (root / "book" / f"{name}.md").read_text(encoding="utf-8")
-    params = {**DEFAULTS, **params}
+    source, notebook, params = _checked(name, params, root)
     gdln_hash, deps = source_hash(), dependency_versions()
     key = cache_key(source, params, gdln_hash, deps)
-    out, record_path, claims = _paths(build, name)
-    record = read_record(build, name)
-    if (not force and record and record["key"] == key and out.exists()
-            and (claims.exists() or not record["claims"])):
-        return {**record, "cached": True}
+    with _chapter_lock(build, name, log):
+        found = published(build, name)
+        previous = found[0] if found else None
+        if not force and previous is not None and previous["key"] == key:
+            changed = verify_manifest(previous.get("data"))
+            if changed is None:
+                return {**previous, "cached": True}
+            log(f"[gdln.book] {name}: the data of its last run changed ({changed}); executing again", flush=True)
+        try:
+            record = _execute(name, notebook, params, key, gdln_hash, deps, root=root, build=build, log=log)
+        except ParameterError:
+            log(f"[gdln.book] {_kept(name, previous)}", flush=True)
+            raise
+        except ChapterError as err:
+            raise ChapterError(f"{err}\n  {_kept(name, previous)}") from None
+        except KeyboardInterrupt:
+            raise RunInterrupted(f"{name}: {_kept(name, previous)}") from None
+        finally:
+            _collect(build, name, keep=[previous["run_id"]] if previous else [])
+    return {**record, "cached": False}
 
-    import jupytext
+
+def _execute(name: str, notebook, params: Mapping[str, Any], key: str, gdln_hash: str, deps: Mapping[str, str], *,
+             root: Path, build: Path, log) -> dict[str, Any]:
+    """Run the chapter in a run folder of its own and publish it; on any failure remove the folder."""
     import nbformat
     import papermill
 
-    notebook = jupytext.reads(source, fmt="md:myst")
-    params = check_chapter_parameters(name, declared_parameters(notebook), params)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp_in, tmp_out = out.with_name(f".{name}.in.ipynb"), out.with_name(f".{name}.out.ipynb")
-    nbformat.write(notebook, tmp_in)
-    claims.unlink(missing_ok=True)  # a stale manifest must not pass for this run's
-    log(f"[gdln.book] {name}: executing with {_show(params)} ...", flush=True)
-    started = time.perf_counter()
+    run_id = f"{datetime.datetime.now(datetime.timezone.utc):%Y%m%dT%H%M%SZ}-{os.getpid()}-{secrets.token_hex(3)}"
+    run_dir = build / RUNS / name / run_id
+    out, _, claims = _run_files(run_dir, name)
+    failed = build / "executed" / f"{name}.failed.ipynb"
+    source_in = run_dir / f".{name}.input.ipynb"
+    env = {"GDLN_CLAIMS_DIR": str(run_dir), "GDLN_BUILD_DIR": str(build), "GDLN_CACHE_DIR": str(cache_dir()),
+           MANIFEST_ENV: str(run_dir / "data.json"), "JUPYTER_PATH": _kernel_path(build),
+           "PYTHONPATH": _prepend(str(REPO_ROOT), "PYTHONPATH")}
+    if os.environ.get("GDLN_DATA_DIR"):  # the kernel runs in book/: a relative folder is the caller's
+        env["GDLN_DATA_DIR"] = os.path.abspath(os.environ["GDLN_DATA_DIR"])
     try:
-        with _environ(GDLN_CLAIMS_DIR=str(claims.parent), GDLN_BUILD_DIR=str(build),
-                      JUPYTER_PATH=_kernel_path(build), PYTHONPATH=_prepend(str(REPO_ROOT), "PYTHONPATH")):
-            papermill.execute_notebook(tmp_in, tmp_out, parameters=dict(params), kernel_name="python3",
-                                       language="python", cwd=str(root / "book"), progress_bar=False,
-                                       log_output=False)
+        run_dir.mkdir(parents=True)
+        nbformat.write(notebook, source_in)
+        log(f"[gdln.book] {name}: executing with {_show(params)} ...", flush=True)
+        started = time.perf_counter()
+        try:
+            with _environ(**env):
+                papermill.execute_notebook(source_in, out, parameters=dict(params), kernel_name="python3",
+                                           language="python", cwd=str(root / "book"), progress_bar=False,
+                                           log_output=False)
+        except papermill.PapermillExecutionError as err:
+            if out.exists():
+                failed.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(out, failed)
+            if err.ename == "ValueError" and _PARAMETER_MESSAGE.match(err.evalue or ""):
+                raise ParameterError(err.evalue) from None  # the chapter's own check: the same message
+            first = next((line for line in err.source.splitlines() if line.strip()), "")
+            raise ChapterError(
+                f"chapter {name!r} failed in code cell {_failed_cell(failed)} of book/{name}.md "
+                f"(starting {first!r}): {err.ename}: {err.evalue}\n  notebook with the traceback: {failed}") from None
+        except Exception as err:  # the kernel died, could not start, ...
+            raise ChapterError(f"chapter {name!r} could not be executed: {type(err).__name__}: {err}") from err
         wall = time.perf_counter() - started
-        os.replace(tmp_out, out)  # the notebook first: a record never vouches for a missing notebook
-        out.with_name(f"{name}.failed.ipynb").unlink(missing_ok=True)
-    except papermill.PapermillExecutionError as err:
-        failed = out.with_name(f"{name}.failed.ipynb")
-        if tmp_out.exists():
-            os.replace(tmp_out, failed)
-        first = next((line for line in err.source.splitlines() if line.strip()), "")
-        raise ChapterError(
-            f"chapter {name!r} failed in code cell {_failed_cell(failed)} of book/{name}.md "
-            f"(starting {first!r}): "
-            f"{err.ename}: {err.evalue}\n  notebook with the traceback: {failed}") from None
-    except Exception as err:  # the kernel died, could not start, ...
-        raise ChapterError(f"chapter {name!r} could not be executed: {type(err).__name__}: {err}") from err
-    finally:  # an interrupted run leaves no half-written notebook behind
-        tmp_in.unlink(missing_ok=True)
-        tmp_out.unlink(missing_ok=True)
-    record = {"chapter": name, "key": key, "parameters": dict(params), "gdln_version": __version__,
-              "gdln_source_hash": gdln_hash, "dependencies": deps, "wall_time_s": round(wall, 2),
-              "executed_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-              "claims": claims.exists()}
-    atomic_write_json(record_path, record)
-    return {**record, "cached": False}
+        source_in.unlink()
+        data_path = run_dir / "data.json"
+        data = json.loads(data_path.read_text()) if data_path.exists() else {"sources": [], "caches": []}
+        record = {"chapter": name, "run_id": run_id, "key": key, "parameters": dict(params),
+                  "gdln_version": __version__, "gdln_source_hash": gdln_hash, "dependencies": dict(deps),
+                  "wall_time_s": round(wall, 2), "executed_at": _now(), "claims": claims.exists(),
+                  "files": {"notebook": _sha256(out), "claims": _sha256(claims) if claims.exists() else None},
+                  "data": data}
+        _publish(build, name, run_dir, record)
+        failed.unlink(missing_ok=True)
+        return record
+    except OSError as err:  # the build folder cannot be written, ...
+        raise ChapterError(f"chapter {name!r}: cannot write its run to {run_dir}: {err}") from None
+    finally:
+        if not _is_current(run_dir):  # failed, rejected or interrupted: nothing of it stays
+            shutil.rmtree(run_dir, ignore_errors=True)
 
 
 def _failed_cell(executed: Path) -> int | str:
@@ -305,7 +558,11 @@ def _show(params: Mapping[str, Any]) -> str:
 
 def run(names: Sequence[str], params: Mapping[str, Any], *, root: Path = REPO_ROOT,
         build: Path | None = None, force: bool = False, log=print) -> list[dict[str, Any]]:
-    """Execute ``names`` (toc order) with ``params``; log each chapter's wall time."""
+    """Execute ``names`` (toc order) with ``params``; log each chapter's wall time.
+
+    The parameters of every chapter are checked before the first one runs."""
+    for name in names:
+        _checked(name, params, root)
     records, started = [], time.perf_counter()
     for name in names:
         record = execute(name, params, root=root, build=build, force=force, log=log)

@@ -25,6 +25,7 @@ from gdln.book.runner import (
     chapters,
     toc_pages,
 )
+from gdln.data.loaders import cache_dir
 from gdln.util.files import REPO_ROOT, atomic_write_text
 
 __all__ = ["HIDDEN_TAGS", "hide_parameters", "stage", "render"]
@@ -80,10 +81,13 @@ def stage(names: Sequence[str], *, root: Path = REPO_ROOT, build: Path | None = 
     sources = {book / f"{p}.md" for p in toc_pages(root)}
     copies: dict[Path, Path] = {}  # destination -> source
     notebooks: dict[Path, Path] = {}  # destination -> executed notebook (staged with its parameter cells removed)
+    # never a build or cache folder that a relative GDLN_BUILD_DIR / GDLN_CACHE_DIR put inside book/
+    skip = (build, cache_dir())
     for path in sorted(book.rglob("*")):
         rel = path.relative_to(book)
         if path.is_file() and path not in sources and rel.parts[0] != "_vendor" and path.suffix != ".ipynb" \
-                and not any(part.startswith(".") or part == "__pycache__" for part in rel.parts):
+                and not any(part.startswith(".") or part in ("__pycache__", "_build") for part in rel.parts) \
+                and not any(path.is_relative_to(d) for d in skip):
             copies[site / rel] = path
     for path in vendor.rglob("*"):
         if path.is_file():
