@@ -468,6 +468,7 @@ def execute(name: str, params: Mapping[str, Any], *, root: Path = REPO_ROOT, bui
         if not force and previous is not None and previous["key"] == key:
             changed = verify_manifest(previous.get("data"))
             if changed is None:
+                _collect(build, name)
                 return {**previous, "cached": True}
             log(f"[gdln.book] {name}: the data of its last run changed ({changed}); executing again", flush=True)
         try:
@@ -479,7 +480,7 @@ def execute(name: str, params: Mapping[str, Any], *, root: Path = REPO_ROOT, bui
             raise ChapterError(f"{err}\n  {_kept(name, previous)}") from None
         except KeyboardInterrupt:
             raise RunInterrupted(f"{name}: {_kept(name, previous)}") from None
-        finally:
+        finally:  # the run this one replaced is kept one round, for a reader that resolved it just before
             _collect(build, name, keep=[previous["run_id"]] if previous else [])
     return {**record, "cached": False}
 
@@ -495,12 +496,12 @@ def _execute(name: str, notebook, params: Mapping[str, Any], key: str, gdln_hash
     out, _, claims = _run_files(run_dir, name)
     failed = build / "executed" / f"{name}.failed.ipynb"
     source_in = run_dir / f".{name}.input.ipynb"
-    env = {"GDLN_CLAIMS_DIR": str(run_dir), "GDLN_BUILD_DIR": str(build), "GDLN_CACHE_DIR": str(cache_dir()),
-           MANIFEST_ENV: str(run_dir / "data.json"), "JUPYTER_PATH": _kernel_path(build),
-           "PYTHONPATH": _prepend(str(REPO_ROOT), "PYTHONPATH")}
-    if os.environ.get("GDLN_DATA_DIR"):  # the kernel runs in book/: a relative folder is the caller's
-        env["GDLN_DATA_DIR"] = os.path.abspath(os.environ["GDLN_DATA_DIR"])
     try:
+        env = {"GDLN_CLAIMS_DIR": str(run_dir), "GDLN_BUILD_DIR": str(build), "GDLN_CACHE_DIR": str(cache_dir()),
+               MANIFEST_ENV: str(run_dir / "data.json"), "JUPYTER_PATH": _kernel_path(build),
+               "PYTHONPATH": _prepend(str(REPO_ROOT), "PYTHONPATH")}
+        if os.environ.get("GDLN_DATA_DIR"):  # the kernel runs in book/: a relative folder is the caller's
+            env["GDLN_DATA_DIR"] = os.path.abspath(os.environ["GDLN_DATA_DIR"])
         run_dir.mkdir(parents=True)
         nbformat.write(notebook, source_in)
         log(f"[gdln.book] {name}: executing with {_show(params)} ...", flush=True)

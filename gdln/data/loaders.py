@@ -105,7 +105,7 @@ class Expected:
     what: str
 
 
-_MNIST = "official MNIST (checked on the decompressed IDX bytes: mirrors re-compress the .gz)"
+_MNIST = "official MNIST, checked on its decompressed IDX bytes since mirrors re-compress the .gz"
 _CIFAR = "official CIFAR-10 python batch (the publisher's MD5, the only checksum published for it)"
 #: Checksums of the files this project knows, by their name inside a data directory.
 EXPECTED: dict[str, Expected] = {

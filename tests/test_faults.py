@@ -1,0 +1,707 @@
+"""Fault injection: every cached result and every claim belongs to the run that made it (issue 12).
+
+Each test plays one or more faults against a tiny book in a temporary folder (synthetic chapters that
+take a second to run; one reads the real MNIST test files) and then checks three things:
+
+- **only complete runs are shown**: the Reproduction report of the book holds the claims of the run its
+  provenance names, and no claim of a run that did not finish;
+- **nothing good was lost**: the run published before the fault is still published (or the run of the
+  fault itself, complete, when it got past its commit point);
+- **the next run recovers**: a plain ``run`` afterwards succeeds and leaves a complete run.
+
+The runs are started through the command line (``gdln.book.cli.main``) in processes forked from one
+helper process that has imported gdln once (a fresh interpreter costs seconds of imports per run), so
+that they can be killed (SIGKILL, SIGINT) at chosen moments. The suite prints a table of the faults
+tried and survived at the end of the session.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from gdln.book import runner
+from gdln.book.report import report_markdown
+from gdln.book.site import stage
+from gdln.data import loaders as data
+from gdln.util.files import FILE_MODE, REPO_ROOT
+
+# ---------------------------------------------------------------- the faults table
+
+FAULTS: list[tuple[str, bool, str]] = []  # (fault, survived, what was checked)
+
+
+class _Summary:
+    """Prints the faults table at the end of the session (a plugin registered by the first test)."""
+
+    def pytest_terminal_summary(self, terminalreporter):
+        if not FAULTS:
+            return
+        tr = terminalreporter
+        survived = sum(ok for _, ok, _ in FAULTS)
+        tr.write_sep("=", f"faults tried: {len(FAULTS)} / survived: {survived}")
+        width = max(len(f) for f, _, _ in FAULTS)
+        tr.write_line(f"{'fault':<{width}}  survived  checked")
+        for fault, ok, checked in FAULTS:
+            tr.write_line(f"{fault:<{width}}  {'yes' if ok else 'NO':<8}  {checked}")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _faults_table(request):
+    if not request.config.pluginmanager.has_plugin("gdln-faults"):
+        request.config.pluginmanager.register(_Summary(), "gdln-faults")
+    yield
+
+
+class fault:
+    """``with fault("name", "what is checked"):`` records one fault tried, and whether it was survived."""
+
+    def __init__(self, name: str, checked: str):
+        self.name, self.checked = name, checked
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, value, tb):
+        FAULTS.append((self.name, kind is None, self.checked))
+        return False
+
+
+# ---------------------------------------------------------------- a tiny book
+
+FRONT = textwrap.dedent("""\
+    ---
+    jupytext:
+      text_representation:
+        extension: .md
+        format_name: myst
+    kernelspec:
+      name: python3
+      display_name: Python 3
+      language: python
+    ---
+    """)
+
+
+def _chapter(title: str, params: str, *cells: str) -> str:
+    body = "".join(f"```{{code-cell}} ipython3\n{textwrap.dedent(c).strip()}\n```\n\n" for c in cells)
+    return f"{FRONT}# {title}\n\n```{{code-cell}} ipython3\n:tags: [parameters]\n{params.strip()}\n```\n\n{body}"
+
+
+COMMON = 'mode = "quick"\nseed = 0\ndevice = "auto"\n'
+
+#: Writes one claim whose statement names the seed, without importing gdln (a kernel starts in a second).
+ALPHA = _chapter("Alpha", COMMON + "pause = 0.0\nfail = False\n", """
+    import json, os, time
+    time.sleep(pause)
+    if fail:
+        raise RuntimeError("this chapter fails on purpose")
+    """, """
+    claims = [{"id": "alpha.seed", "ref": "none", "statement": f"written by the run with seed {seed}.",
+               "measured": float(seed), "target": float(seed), "tolerance": 0.0, "kind": "abs", "passed": True,
+               "status": "pass", "mode": mode, "note": ""}]
+    if os.environ.get("GDLN_CLAIMS_DIR"):
+        with open(os.path.join(os.environ["GDLN_CLAIMS_DIR"], "alpha.json"), "w") as f:
+            json.dump(claims, f)
+    time.sleep(pause)
+    """)
+
+#: Declares its parameter's validator in a Chapter(...) preamble: a bad value is rejected before any kernel.
+GAMMA = _chapter("Gamma", COMMON + "steps = 3\n", """
+    from gdln.book.chapter import Chapter
+    from gdln.book.parameters import at_least
+    ch = Chapter("gamma", mode, seed, device, show=False, steps=(steps, at_least(1)))
+    ch.finish()
+    """)
+
+#: Checks its parameter in the kernel only: the runner learns of a bad value from the chapter itself.
+DELTA = _chapter("Delta", COMMON + "steps = 3\n", """
+    from gdln.book.parameters import at_least
+    at_least(1).check("steps", steps)
+    """)
+
+#: Reads the real MNIST test files through gdln.data and claims a statistic of them.
+MNIST = _chapter("Mnist", COMMON, """
+    from gdln.book.claims import Claims
+    from gdln.data import load_mnist
+    x, y = load_mnist("test")
+    claims = Claims("mnist", mode)
+    claims.check("mnist.count", ref="none", statement=f"the test set has {len(y)} images.", measured=len(y),
+                 target=10000, tolerance=0)
+    claims.save()
+    """)
+
+#: Uses gdln's Claims with no GDLN_CLAIMS_DIR: run by plain papermill, it must write nothing anywhere.
+EPSILON = _chapter("Epsilon", COMMON, """
+    from gdln.book.claims import Claims
+    claims = Claims("epsilon", mode)
+    claims.check("epsilon.seed", ref="none", statement="the seed.", measured=seed, target=seed, tolerance=0)
+    print("claims written to", claims.save())
+    """)
+
+CHAPTERS = {"alpha": ALPHA, "gamma": GAMMA, "delta": DELTA, "mnist": MNIST, "epsilon": EPSILON}
+
+#: The helper process runs forked from: gdln imported once; commands and answers are JSON lines.
+ZYGOTE = textwrap.dedent("""\
+    import json, os, shutil, signal, sys, traceback
+    import jupytext, nbclient, nbformat, papermill
+    import gdln.book.cli as cli
+    from gdln.book import provenance
+    provenance.source_hash()  # one gdln hash for all runs of the suite (others may be editing the checkout)
+
+    def arm(k):
+        # SIGKILL this run just before the k-th rename, link or removal after the notebook was executed
+        state = {"on": False, "n": 0}
+        real = papermill.execute_notebook
+        def execute_notebook(*a, **kw):
+            out = real(*a, **kw)
+            state["on"] = True
+            return out
+        papermill.execute_notebook = execute_notebook
+        def counted(fn):
+            def wrapper(*a, **kw):
+                if state["on"]:
+                    state["n"] += 1
+                    if state["n"] == k:
+                        os.kill(os.getpid(), signal.SIGKILL)
+                return fn(*a, **kw)
+            return wrapper
+        os.replace, os.symlink, shutil.rmtree = counted(os.replace), counted(os.symlink), counted(shutil.rmtree)
+
+    for line in sys.stdin:
+        cmd = json.loads(line)
+        if "wait" in cmd:
+            _, status = os.waitpid(cmd["wait"], 0)
+            print(json.dumps({"rc": os.waitstatus_to_exitcode(status)}), flush=True)
+            continue
+        pid = os.fork()
+        if pid == 0:
+            rc = 99
+            try:
+                null = os.open(os.devnull, os.O_RDONLY)
+                os.dup2(null, 0)
+                out = os.open(cmd["out"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+                os.dup2(out, 1)
+                os.dup2(out, 2)
+                os.chdir(cmd["cwd"])
+                for k in cmd.get("unset", []):
+                    os.environ.pop(k, None)
+                os.environ.update(cmd.get("env", {}))
+                signal.signal(signal.SIGINT, signal.default_int_handler)
+                if cmd.get("kill_at"):
+                    arm(cmd["kill_at"])
+                rc = cli.main(cmd["argv"])
+            except BaseException:
+                traceback.print_exc()
+            finally:
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(rc)
+        print(json.dumps({"pid": pid}), flush=True)
+    """)
+
+
+def _without_root_bypass() -> list[str]:
+    """A command prefix under which root obeys file modes (no CAP_DAC_OVERRIDE): read-only folders stay so."""
+    setpriv = shutil.which("setpriv")
+    if os.geteuid() != 0 or setpriv is None:
+        return []
+    return [setpriv, "--bounding-set=-dac_override,-dac_read_search", "--"]
+
+
+#: Whether the runs can be shown a read-only folder (as root only without CAP_DAC_OVERRIDE, via setpriv).
+READ_ONLY = os.geteuid() != 0 or shutil.which("setpriv") is not None
+read_only = pytest.mark.skipif(not READ_ONLY, reason="root without setpriv: mode bits cannot make a folder read-only")
+
+
+class Book:
+    """The tiny book, its build folder, and runs of its command line (forked from the helper process)."""
+
+    def __init__(self, root: Path):
+        self.root, self.build = root, root / "_build"
+        self.logs = root / "logs"
+        self.logs.mkdir()
+        (root / "zygote.py").write_text(ZYGOTE)
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
+        for k in ("GDLN_DATA_DIR", "GDLN_CACHE_DIR", "GDLN_BUILD_DIR", "GDLN_CLAIMS_DIR", data.MANIFEST_ENV):
+            env.pop(k, None)
+        env["GDLN_CACHE_DIR"] = str(root / "cache")
+        # as root, without the capability to ignore file modes: a read-only folder is read-only to the runs too
+        self.zygote = subprocess.Popen([*_without_root_bypass(), sys.executable, str(root / "zygote.py")],
+                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env, cwd=root)
+        self.n = 0
+
+    def _ask(self, cmd: dict) -> dict:
+        self.zygote.stdin.write(json.dumps(cmd) + "\n")
+        self.zygote.stdin.flush()
+        return json.loads(self.zygote.stdout.readline())
+
+    def start(self, *args: str, env: dict | None = None, unset=(), cwd: Path | None = None, kill_at: int = 0,
+              build: bool = True) -> "Run":
+        self.n += 1
+        out = self.logs / f"run{self.n}.txt"
+        argv = [args[0], "--root", str(self.root), *(["--build-dir", str(self.build)] if build else []), *args[1:]]
+        pid = self._ask({"argv": argv, "out": str(out), "cwd": str(cwd or self.root), "env": env or {},
+                         "unset": list(unset), "kill_at": kill_at})["pid"]
+        return Run(self, pid, out)
+
+    def run(self, *args: str, **kw) -> "Run":
+        return self.start(*args, **kw).wait()
+
+    def close(self):
+        self.zygote.stdin.close()
+        self.zygote.wait(timeout=30)
+
+    # ------------------------------------------------------------ what is published, what the report shows
+
+    def published(self, name: str = "alpha") -> dict | None:
+        found = runner.published(self.build, name)
+        return found[0] if found else None
+
+    def report(self, names=("alpha",)) -> str:
+        return report_markdown(list(names), self.build)
+
+    def check(self, name: str = "alpha", *, expect: dict | None = None) -> dict | None:
+        """Only claims of a complete run are shown: the report's claims are those of the published run."""
+        record = self.published(name)
+        text = self.report([name])
+        claims_path = runner._paths(self.build, name)[2]
+        if record is None:
+            assert not claims_path.exists() and "not executed" in text, text
+            return None
+        if record["files"]["claims"] is None:  # a chapter that writes no claims: none shown
+            assert not claims_path.exists() and not record["claims"], record
+        else:
+            assert json.loads(claims_path.read_text()) and record["claims"], record
+        if name == "alpha":  # the statement names the seed that made the claim: it must be the record's
+            seeds = [s for s in range(0, 100) if f"written by the run with seed {s}." in text]
+            assert seeds == [record["parameters"]["seed"]], (seeds, record["parameters"])
+        if expect is not None:
+            assert record["run_id"] == expect["run_id"], (record["run_id"], expect["run_id"])
+        self.no_kernel_left()
+        return record
+
+    def no_kernel_left(self, timeout: float = 20.0) -> None:
+        """No process started for this build (a kernel of a killed run) is still running."""
+        mark = f"GDLN_BUILD_DIR={self.build}".encode()
+        deadline = time.monotonic() + timeout
+        while True:
+            alive = []
+            for pid in filter(str.isdigit, os.listdir("/proc")):
+                try:
+                    if mark in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"):
+                        alive.append(pid)
+                except OSError:
+                    pass
+            if not alive or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert not alive, f"processes of this build still running: {alive}"
+
+    def leftovers(self, name: str = "alpha") -> list[str]:
+        runs = self.build / "runs" / name
+        return sorted(p.name for p in runs.iterdir() if p.name != "current") if runs.is_dir() else []
+
+
+class Run:
+    def __init__(self, book: Book, pid: int, out: Path):
+        self.book, self.pid, self.out, self.rc = book, pid, out, None
+
+    def signal(self, sig) -> None:
+        os.kill(self.pid, sig)
+
+    def wait(self) -> "Run":
+        self.rc = self.book._ask({"wait": self.pid})["rc"]
+        return self
+
+    @property
+    def text(self) -> str:
+        return self.out.read_text() if self.out.exists() else ""  # the forked run may not have opened it yet
+
+
+@pytest.fixture(scope="module")
+def book(tmp_path_factory):
+    root = tmp_path_factory.mktemp("faults")
+    (root / "book" / "_vendor" / "static").mkdir(parents=True)
+    (root / "book" / "_vendor" / "static" / "x.js").write_text("//")
+    (root / "book" / "intro.md").write_text("# Intro\n\nNo code.\n")
+    (root / "book" / "report.md").write_text("# Report\n\n<!-- gdln:report -->\n")
+    for name, text in CHAPTERS.items():
+        (root / "book" / f"{name}.md").write_text(text)
+    (root / "_toc.yml").write_text("format: jb-book\nroot: intro\nchapters:\n"
+                                   + "".join(f"  - file: {n}\n" for n in [*CHAPTERS, "report"]))
+    b = Book(root)
+    yield b
+    b.close()
+
+
+@pytest.fixture(scope="module")
+def baseline(book):
+    """A good run of alpha (seed 0), and how long a forced run of it takes."""
+    first = book.run("run", "alpha")
+    assert first.rc == 0, first.text
+    started = time.monotonic()
+    again = book.run("run", "alpha", "--force", "-p", "pause", "0.5")
+    book.duration = time.monotonic() - started
+    assert again.rc == 0, again.text
+    good = book.run("run", "alpha")  # back to the default parameters
+    assert good.rc == 0, good.text
+    return book.check()
+
+
+def _good(book: Book) -> dict:
+    """Make sure alpha's default run is published (re-running it if a test changed it); return its record."""
+    run = book.run("run", "alpha")
+    assert run.rc == 0, run.text
+    return book.check()
+
+
+def _recovers(book: Book, name: str = "alpha", *args: str, env: dict | None = None) -> dict:
+    run = book.run("run", name, *args, env=env)
+    assert run.rc == 0, run.text
+    record = book.check(name)
+    assert record is not None
+    assert len(book.leftovers(name)) <= 2, book.leftovers(name)  # killed runs' folders are collected
+    return record
+
+
+# ---------------------------------------------------------------- issue 12, item 1 and SIGKILL over a run
+
+def test_sigkill_right_after_the_claims_of_a_forced_run_appear(book, baseline):
+    """Issue item 1: the claims of a killed `--force --seed 5` run must not reach the report as the cached run's."""
+    with fault("SIGKILL just after a --force --seed 5 run wrote its claims (issue 1)",
+               "report keeps seed-0 claims and provenance; run says cached; build stages seed 0"):
+        good = _good(book)
+        before = set(book.build.glob("runs/alpha/*/alpha.json"))
+        run = book.start("run", "alpha", "--force", "--seed", "5", "-p", "pause", "2.0")
+        deadline = time.monotonic() + 60
+        while not set(book.build.glob("runs/alpha/*/alpha.json")) - before:
+            assert time.monotonic() < deadline, run.text
+            time.sleep(0.02)
+        run.signal(signal.SIGKILL)
+        assert run.wait().rc == -signal.SIGKILL
+        book.check(expect=good)
+        again = book.run("run", "alpha")
+        assert again.rc == 0 and "alpha: cached" in again.text, again.text
+        book.check(expect=good)
+        site = stage(["alpha"], root=book.root, build=book.build)
+        assert "written by the run with seed 0." in (site / "report.md").read_text()
+        assert "seed 5" not in (site / "report.md").read_text()
+
+
+@pytest.mark.parametrize("fraction", [0.1, 0.35, 0.6, 0.85])
+def test_sigkill_at_a_point_of_the_run(book, baseline, fraction):
+    with fault(f"SIGKILL at {fraction:.0%} of a forced run (seed 7)",
+               "previous run still published; report consistent; next run recovers"):
+        good = _good(book)
+        run = book.start("run", "alpha", "--force", "--seed", "7", "-p", "pause", "0.5")
+        time.sleep(fraction * book.duration)
+        run.signal(signal.SIGKILL)
+        run.wait()
+        record = book.check()  # the previous run, or (killed past its commit point) the new one, complete
+        assert record["run_id"] == good["run_id"] or record["parameters"]["seed"] == 7, record
+        _recovers(book)
+
+
+@pytest.mark.parametrize("step", [1, 2, 3, 4])
+def test_sigkill_while_publishing(book, baseline, step):
+    """Killed just before the k-th file operation after the notebook ran: record, link, commit rename, cleanup."""
+    what = {1: "before its record is renamed into place", 2: "before the new link is made",
+            3: "before the link is renamed over `current` (the commit point)", 4: "while old run folders are removed"}
+    with fault(f"SIGKILL {what[step]}", "previous run published, or the new one complete; next run recovers"):
+        good = _good(book)
+        book.build.joinpath("runs", "alpha", "left-by-a-killed-run").mkdir(exist_ok=True)  # something to remove
+        run = book.run("run", "alpha", "--force", "--seed", "8", kill_at=step)
+        record = book.check()
+        if step <= 3:
+            assert run.rc == -signal.SIGKILL and record["run_id"] == good["run_id"], run.text
+        else:  # past the commit point: the new run is the published one, complete
+            assert record["parameters"]["seed"] == 8, record
+        _recovers(book)
+
+
+def test_sigint_gives_one_line_and_keeps_the_previous_run(book, baseline):
+    with fault("SIGINT during a run (issue 6)", "rc 130, one line, previous run published"):
+        good = _good(book)
+        run = book.start("run", "alpha", "--force", "--seed", "9", "-p", "pause", "3.0")
+        deadline = time.monotonic() + 60
+        while "executing" not in run.text:
+            assert time.monotonic() < deadline, run.text
+            time.sleep(0.05)
+        time.sleep(1.0)
+        run.signal(signal.SIGINT)
+        assert run.wait().rc == 130, run.text
+        lines = [line for line in run.text.splitlines() if "executing" not in line]
+        assert len(lines) == 1 and lines[0].startswith("interrupted: alpha: previous results of alpha kept"), lines
+        book.check(expect=good)
+        assert book.leftovers() == [good["run_id"]]  # the interrupted run's folder is gone
+
+
+def test_failing_chapter_keeps_the_previous_run(book, baseline):
+    with fault("a chapter that raises", "rc 1 naming the cell, previous run published and said so"):
+        good = _good(book)
+        run = book.run("run", "alpha", "-p", "fail", "true")
+        assert run.rc == 1 and "RuntimeError: this chapter fails on purpose" in run.text, run.text
+        assert "previous results of alpha kept" in run.text
+        assert (book.build / "executed" / "alpha.failed.ipynb").exists()
+        book.check(expect=good)
+        _recovers(book)
+
+
+# ---------------------------------------------------------------- parameters (issue 6)
+
+def test_bad_parameters_are_rejected_before_any_kernel_with_rc_2(book, baseline):
+    with fault("-p steps -3 / -p pause .inf / -p seed -1 (issue 6)",
+               "rc 2 before any kernel or run folder; previous run published"):
+        good = _good(book)
+        for args, message in [
+                (("gamma", "-p", "steps", "-3"), "error: parameter steps=-3 is invalid; expected an integer >= 1"),
+                (("alpha", "-p", "pause", ".inf"), "error: parameter pause=inf is invalid; expected a finite number"),
+                (("alpha", "-p", "pause", "nan"), "error: parameter pause=nan is invalid; expected a finite number"),
+                (("alpha", "--seed", "-1"), "error: parameter seed=-1 is invalid; expected a non-negative integer")]:
+            run = book.run("run", *args)
+            assert run.rc == 2 and message in run.text.splitlines(), run.text
+            assert "executing" not in run.text, run.text
+        assert not (book.build / "runs" / "gamma").exists()
+        book.check(expect=good)
+
+
+def test_a_value_rejected_by_the_chapter_itself_is_rc_2_with_the_same_message(book, baseline):
+    with fault("a bad value only the chapter's own code rejects", "rc 2 and the very message of the CLI's check"):
+        up_front = book.run("run", "gamma", "-p", "steps", "-3")
+        inside = book.run("run", "delta", "-p", "steps", "-3")
+        assert up_front.rc == inside.rc == 2, (up_front.text, inside.text)
+        message = "error: parameter steps=-3 is invalid; expected an integer >= 1"
+        assert message in up_front.text.splitlines() and message in inside.text.splitlines(), inside.text
+        assert book.published("delta") is None
+        assert book.run("run", "delta").rc == 0 and book.check("delta") is not None
+
+
+# ---------------------------------------------------------------- tampered and stale results
+
+def test_tampered_or_old_layout_results_are_not_reported(book, baseline):
+    with fault("claims manifest truncated / replaced by another file / old-layout files",
+               "report shows none of them; next run re-executes and recovers"):
+        good = _good(book)
+        claims = runner._paths(book.build, "alpha")[2]
+        text = claims.read_text()
+        claims.write_text(text[: len(text) // 2])  # truncated in place
+        assert book.published() is None and book.check() is None
+        _recovers(book)
+        view = book.build / "claims" / "alpha.json"
+        view.unlink()
+        view.write_text(text.replace("seed 0.", "seed 3."))  # a plain file where the link was (issue 5's writer)
+        assert book.published() is None and "seed 3" not in book.report()
+        _recovers(book)
+        # a build from before run folders: plain files, a record without run id or checksums
+        shutil.rmtree(book.build / "runs" / "alpha")
+        for view in runner._views(book.build, "alpha"):
+            view.unlink()
+        (book.build / "executed" / "alpha.ipynb").write_text("{}")
+        (book.build / "claims" / "alpha.json").write_text(text)
+        (book.build / "executed" / "alpha.hash.json").write_text(json.dumps({**good, "run_id": None}))
+        assert book.published() is None and book.check() is None
+        run = book.run("run", "alpha")
+        assert run.rc == 0 and "executing" in run.text
+        book.check()
+
+
+def test_two_concurrent_runs_of_one_chapter(book, baseline):
+    with fault("two concurrent runs of one chapter", "the second waits for the lock; both rc 0; one complete run"):
+        _good(book)
+        first = book.start("run", "alpha", "--force", "--seed", "11", "-p", "pause", "1.0")
+        time.sleep(0.3)
+        second = book.start("run", "alpha", "--force", "--seed", "12", "-p", "pause", "1.0")
+        assert first.wait().rc == 0 and second.wait().rc == 0, (first.text, second.text)
+        waited = [r for r in (first, second) if "waiting for the run of this chapter" in r.text]
+        assert len(waited) == 1, (first.text, second.text)
+        record = book.check()
+        assert record["parameters"]["seed"] == (12 if waited[0] is second else 11)
+        same = [book.start("run", "alpha", "--seed", "13") for _ in range(2)]  # the same run asked twice
+        assert [r.wait().rc for r in same] == [0, 0]
+        assert sum("alpha: executing" in r.text for r in same) == 1, [r.text for r in same]  # the other: cached
+        assert book.check()["parameters"]["seed"] == 13
+        _recovers(book)
+
+
+# ---------------------------------------------------------------- the data (issue 2, 3, 4)
+
+def _mnist_dir(root: Path) -> Path:
+    try:
+        shared = data._find(("mnist/t10k-images-idx3-ubyte.gz",), "MNIST", None)
+    except data.DataMissingError as e:
+        pytest.skip(f"MNIST not available: {e}")
+    (root / "mnist").mkdir(parents=True, exist_ok=True)
+    for name in data.MNIST_FILES["test"]:
+        shutil.copy(shared / "mnist" / name, root / "mnist" / name)
+    return root
+
+
+@pytest.fixture(scope="module")
+def mnist(book):
+    d = _mnist_dir(book.root / "data")
+    run = book.run("run", "mnist", env={"GDLN_DATA_DIR": str(d)})
+    assert run.rc == 0, run.text
+    return d
+
+
+def test_data_changed_under_a_cached_chapter(book, mnist):
+    env = {"GDLN_DATA_DIR": str(mnist)}
+    good = book.check("mnist")
+    images = mnist / "mnist" / "t10k-images-idx3-ubyte.gz"
+    original = images.read_bytes()
+    with fault("the same MNIST bytes in another folder", "still cached: the data's identity is its content"):
+        other = _mnist_dir(book.root / "data-copy")
+        run = book.run("run", "mnist", env={"GDLN_DATA_DIR": str(other)})
+        assert run.rc == 0 and "mnist: cached" in run.text, run.text
+    with fault("a truncated MNIST .gz under a cached chapter (issues 2, 4)",
+               "not cached; rc 1 naming the file and its expected checksum; previous run published"):
+        images.write_bytes(original[: len(original) // 3])
+        run = book.run("run", "mnist", env=env)
+        assert run.rc == 1 and "the data of its last run changed" in run.text, run.text
+        assert str(images) in run.text and data.EXPECTED["mnist/t10k-images-idx3-ubyte.gz"].digest in run.text
+        assert "previous results of mnist kept" in run.text
+        book.check("mnist", expect=good)
+    with fault("GDLN_DATA_DIR pointing at a folder that does not exist (issue 2)",
+               "not cached; rc 1 naming the folder; previous run published"):
+        run = book.run("run", "mnist", env={"GDLN_DATA_DIR": str(book.root / "no-such-folder")})
+        assert run.rc == 1 and "no-such-folder" in run.text and "MNIST (test) not found" in run.text, run.text
+        book.check("mnist", expect=good)
+    with fault("MNIST re-compressed under a cached chapter (other bytes, same content)",
+               "not cached: executed again with the same claims; then recovers"):
+        images.write_bytes(gzip.compress(gzip.decompress(original), compresslevel=1))
+        run = book.run("run", "mnist", env=env)
+        assert run.rc == 0 and "executing" in run.text, run.text
+        record = book.check("mnist")
+        assert record["run_id"] != good["run_id"]
+        assert [f["sha256"] for s in record["data"]["sources"] for f in s["files"]][0] != \
+            [f["sha256"] for s in good["data"]["sources"] for f in s["files"]][0]
+        images.write_bytes(original)
+        _recovers(book, "mnist", env=env)
+
+
+def test_truncated_data_cache(book, mnist):
+    env = {"GDLN_DATA_DIR": str(mnist)}
+    with fault("the decoded MNIST cache truncated (issue 4)", "a one-line warning, recomputed, same claims"):
+        [cache] = [Path(c["path"]) for c in book.published("mnist")["data"]["caches"]]
+        cache.write_bytes(cache.read_bytes()[:1000])
+        run = book.run("run", "mnist", "--force", env=env)
+        assert run.rc == 0, run.text
+        nb = (book.build / "executed" / "mnist.ipynb").read_text()
+        assert f"warning: gdln.data: cache {cache} is unusable" in nb and "recomputing" in nb
+        assert book.check("mnist") and stat.S_IMODE(cache.stat().st_mode) == FILE_MODE
+
+
+@read_only
+def test_read_only_cache_folder(book, mnist):
+    env = {"GDLN_DATA_DIR": str(mnist)}
+    with fault("a read-only cache folder (issue 4)", "the run succeeds, arrays kept in memory, one warning"):
+        folder = book.root / "read-only-cache"
+        shutil.copytree(book.root / "cache", folder)  # with the file hashes, without the MNIST cache:
+        for c in folder.glob("mnist_test-*.npz"):     # the arrays must be decoded and cannot be saved
+            c.unlink()
+        folder.chmod(0o555)
+        try:
+            run = book.run("run", "mnist", "--force", env={**env, "GDLN_CACHE_DIR": str(folder)})
+        finally:
+            folder.chmod(0o755)
+        assert run.rc == 0, run.text
+        nb = (book.build / "executed" / "mnist.ipynb").read_text()
+        assert f"cannot write the cache folder {folder} (Permission denied); keeping results in memory" in nb
+        assert nb.count("warning: gdln.data") == 1
+        book.check("mnist")
+
+
+def test_relative_data_and_cache_dirs_are_the_callers(book, mnist):
+    """Issue item 3: relative GDLN_DATA_DIR / GDLN_CACHE_DIR are taken from the caller's folder, and staging
+    never copies a build or cache folder."""
+    with fault("relative GDLN_DATA_DIR and GDLN_CACHE_DIR=_build/x (issue 3)",
+               "data found, cache in the caller's folder, nothing of it staged"):
+        caller = book.root / "caller"
+        caller.mkdir()
+        run = book.run("run", "mnist", "--force", cwd=caller,
+                       env={"GDLN_DATA_DIR": os.path.relpath(mnist, caller), "GDLN_CACHE_DIR": "_build/x"})
+        assert run.rc == 0, run.text
+        assert list((caller / "_build" / "x").glob("mnist_test-*.npz"))
+        assert not (book.root / "book" / "_build").exists()
+        # a cache that an older version put inside book/ is never staged
+        (book.root / "book" / "_build" / "x").mkdir(parents=True)
+        (book.root / "book" / "_build" / "x" / "big.npz").write_bytes(b"0" * 1000)
+        site = stage(["mnist"], root=book.root, build=book.build)
+        assert not list(site.rglob("*.npz")), list(site.rglob("*.npz"))
+        shutil.rmtree(book.root / "book" / "_build")
+
+
+# ---------------------------------------------------------------- permissions and read-only folders
+
+def test_files_are_written_0644(book, baseline):
+    with fault("modes of the files of a run (issue 4)", "record, claims, notebook, cache: the mode open() gives"):
+        good = _good(book)
+        run_dir = book.build / "runs" / "alpha" / good["run_id"]
+        for f in [run_dir / "record.json", run_dir / "alpha.json", run_dir / "alpha.ipynb"]:
+            assert stat.S_IMODE(f.stat().st_mode) == FILE_MODE, f
+
+
+@read_only
+def test_read_only_build_folder(book, baseline):
+    with fault("a read-only build folder", "rc 1 saying it cannot write; previous run published; then recovers"):
+        good = _good(book)
+        folders = [book.build / "runs" / "alpha", book.build / "executed", book.build / "claims"]
+        for f in folders:
+            f.chmod(0o555)
+        try:
+            run = book.run("run", "alpha", "--force", "--seed", "21")
+            assert run.rc == 1, run.text
+            assert "cannot write its run" in run.text and "previous results of alpha kept" in run.text
+            book.check(expect=good)
+            cached = book.run("run", "alpha")  # reading a read-only build is fine
+            assert cached.rc == 0 and "alpha: cached" in cached.text, cached.text
+        finally:
+            for f in folders:
+                f.chmod(0o755)
+        _recovers(book)
+
+
+# ---------------------------------------------------------------- outside the runner (issue 5)
+
+def test_plain_papermill_writes_nothing_into_the_book(book, baseline, tmp_path):
+    with fault("a chapter converted with jupytext and run by plain papermill with -p seed 1 (issue 5)",
+               "no extra flags needed; nothing written into the build folder; report unchanged"):
+        good = _good(book)
+        before = {p: p.read_bytes() for p in book.build.rglob("*") if p.is_file() and "locks" not in p.parts}
+        bin_dir = Path(sys.executable).parent
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GDLN_")}
+        env.update(GDLN_BUILD_DIR=str(book.build), PYTHONPATH=str(REPO_ROOT))  # a Claims default would write here
+        subprocess.run([str(bin_dir / "jupytext"), "--to", "ipynb", "-o", str(tmp_path / "eps.ipynb"),
+                        str(book.root / "book" / "epsilon.md")], check=True, capture_output=True, env=env)
+        proc = subprocess.run([str(bin_dir / "papermill"), str(tmp_path / "eps.ipynb"), str(tmp_path / "out.ipynb"),
+                               "-p", "seed", "1", "--cwd", str(tmp_path)], capture_output=True, text=True, env=env,
+                              timeout=300)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        assert "claims written to None" in (tmp_path / "out.ipynb").read_text()
+        after = {p: p.read_bytes() for p in book.build.rglob("*") if p.is_file() and "locks" not in p.parts}
+        assert after == before and not list(book.build.rglob("epsilon*"))
+        book.check(expect=good)
+
+
+def test_every_chapter_names_its_kernel_language():
+    """Plain papermill needs no `-k python3 --language python`: the kernelspec of each chapter says python."""
+    import yaml
+
+    for source in sorted((REPO_ROOT / "book").glob("*.md")):
+        text = source.read_text(encoding="utf-8")
+        if "```{code-cell}" not in text:
+            continue
+        front = yaml.safe_load(text.split("---\n")[1])
+        assert front["kernelspec"].get("language") == "python", source.name
