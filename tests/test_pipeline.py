@@ -94,6 +94,30 @@ def test_parameters_checked_against_the_parameters_cell():
         book.check_chapter_parameters("alpha", declared, {"seed": -1})
 
 
+def test_values_checked_by_declared_validators_and_finite():
+    from gdln.book.parameters import at_least, positive
+
+    declared = {"mode": "quick", "seed": 0, "device": "auto", "M": 4, "K": 2, "tau": 2.5}
+    validators = {"K": at_least(1, at_most="M"), "tau": positive()}
+    assert runner.check_chapter_parameters("alpha", declared, {"K": 4}, validators)["K"] == 4
+    with pytest.raises(runner.ParameterError, match=r"^parameter K=5 is invalid; expected an integer in \[1, M=4\]$"):
+        runner.check_chapter_parameters("alpha", declared, {"K": 5}, validators)  # the bound is M's default
+    assert runner.check_chapter_parameters("alpha", declared, {"K": 5, "M": 6}, validators)["K"] == 5
+    for text in (".inf", "-.inf", "nan", "inf"):
+        with pytest.raises(runner.ParameterError, match=r"parameter tau=(-?inf|nan) is invalid; expected a positive"):
+            runner.check_chapter_parameters("alpha", declared, {"tau": book.parse_value(text)}, validators)
+        with pytest.raises(runner.ParameterError, match=r"parameter tau=(-?inf|nan) is invalid; expected a finite"):
+            runner.check_chapter_parameters("alpha", declared, {"tau": book.parse_value(text)})  # no validators
+
+
+def test_validators_are_read_from_the_chapter_preamble_only():
+    plain = chapter("x = 1\n# prose may say Chapter(...) without declaring anything\n")
+    assert list(runner.chapter_validators(plain)) == ["mode", "seed", "device"]
+    declared = chapter('from gdln.book import Chapter, at_least\n'
+                       'ch = Chapter("alpha", mode, seed, device, steps=(steps, at_least(1)))\n')
+    assert list(runner.chapter_validators(declared)) == ["mode", "seed", "device", "steps"]
+
+
 def test_cache_key_changes_with_each_input():
     base = ("src", {"mode": "quick"}, "h", {"torch": "2.13.0"})
     keys = {book.cache_key(*base), book.cache_key("src2", *base[1:]),

@@ -179,10 +179,23 @@ def _finite(value: Any) -> bool:
     return True
 
 
-def chapter_validators(source: str) -> dict[str, Validator]:
+def _calls_chapter(code: str) -> bool:
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:  # a cell with IPython magics
+        return False
+    return any(isinstance(n, ast.Call) and "Chapter" in (getattr(n.func, "id", None), getattr(n.func, "attr", None))
+               for n in ast.walk(tree))
+
+
+def chapter_validators(source: str, notebook=None) -> dict[str, Validator]:
     """The validators declared by the ``Chapter(...)`` preamble of a chapter's MyST ``source`` (read statically:
     :func:`gdln.book.parameters.declared_validators`); mode, seed and device only for a chapter without one."""
-    if not re.search(r"\bChapter\(", source):
+    if notebook is None:
+        import jupytext
+
+        notebook = jupytext.reads(source, fmt="md:myst")
+    if not any(c.cell_type == "code" and _calls_chapter(c.source) for c in notebook.cells):
         return {"mode": MODE, "seed": SEED, "device": DEVICE}
     return declared_validators(source)
 
@@ -442,7 +455,7 @@ def _checked(name: str, params: Mapping[str, Any], root: Path) -> tuple[str, Any
     source = (root / "book" / f"{name}.md").read_text(encoding="utf-8")
     notebook = jupytext.reads(source, fmt="md:myst")
     try:
-        validators = chapter_validators(source)
+        validators = chapter_validators(source, notebook)
     except ValueError as err:
         raise ChapterError(f"chapter {name!r}: cannot read the validators of its parameters: {err}") from None
     return source, notebook, check_chapter_parameters(name, declared_parameters(notebook), params, validators)
