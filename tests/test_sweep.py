@@ -110,3 +110,13 @@ def test_cli_bad_input_is_rc_2(tmp_path, capsys):
                        "--slurm", "partition", "--out", str(out)]) == 2
     assert "KEY=VALUE" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_replay_of_a_stored_run_is_exact_and_catches_a_change(family, single):
+    from gdln.sweep.spec import replay_prefix
+
+    assert replay_prefix(SPEC, single, steps=8, family=family) == 0.0
+    other = dataclasses.replace(SPEC, train={**SPEC.train, "lr": 0.1 * 1.01})
+    assert replay_prefix(other, single, steps=8, family=family) > 0.0  # a changed protocol does not retrace it
+    with pytest.raises(ValueError, match="steps=5 is not among them"):
+        replay_prefix(SPEC, single, steps=5, family=family)

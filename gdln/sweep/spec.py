@@ -30,7 +30,8 @@ from gdln.tasks.images import TaskFamily, mnist_family
 from gdln.tasks.resnet import cifar_family
 from gdln.util.files import atomic_open
 
-__all__ = ["FAMILIES", "SweepSpec", "build_family", "run", "shard", "gather", "save_result", "load_result"]
+__all__ = ["FAMILIES", "SweepSpec", "build_family", "run", "shard", "gather", "save_result", "load_result",
+           "replay_prefix"]
 
 #: Task families a sweep can train on (App. D).
 FAMILIES = ("mnist-permuted", "mnist-rotated", "cifar-rotated")
@@ -196,3 +197,21 @@ def load_result(path: str | Path) -> tuple[SweepSpec, SweepResult]:
         hist.loss = [torch.from_numpy(row) for row in z["history_loss"]]
         arrays = {name: torch.from_numpy(z[name]) for name in ARRAYS}
     return spec, SweepResult(points=spec.points, seeds=list(spec.seeds), history=hist, net=None, **arrays)
+
+
+def replay_prefix(spec: SweepSpec, result: SweepResult, *, steps: int = 50, family: TaskFamily | None = None,
+                  device="cpu", data_dir=None) -> float:
+    """Re-train the first ``steps`` steps of ``spec`` with today's code and compare with ``result``'s loss history.
+
+    Returns the largest absolute difference of the recorded losses at the steps both have (0 means today's
+    code retraces the stored run bit for bit). The stored run must have recorded the loss at ``steps``.
+    """
+    if steps not in result.history.step:
+        raise ValueError(f"the stored run recorded the loss at steps {result.history.step[:5]}...; "
+                         f"steps={steps} is not among them")
+    short = dataclasses.replace(spec, train={**spec.train, "steps": steps})
+    again = run(short, family=family, device=device, data_dir=data_dir)
+    stored = dict(zip(result.history.step, result.history.loss))
+    diffs = [(L.double() - stored[s].double()).abs().max().item()
+             for s, L in zip(again.history.step, again.history.loss) if s in stored and s < steps]
+    return max(diffs)
