@@ -13,6 +13,8 @@ CHAPTERS ?=
 # `make book MODE=full DEVICE=cuda` executes the chapters at the paper's scale on a GPU
 MODE ?= quick
 DEVICE ?= auto
+# `make book RESULTS=archive` shows each chapter's archived full-mode run (results/<chapter>/) where one stands
+RESULTS ?= build
 
 .PHONY: all env vendor book run test chromium clean help
 all: book
@@ -37,7 +39,7 @@ $(VENDOR_STAMP): book/_vendor/fetch.py
 	touch $@
 
 book: env vendor
-	$(PY) -m gdln.book build --mode $(MODE) --device $(DEVICE) $(CHAPTERS)
+	$(PY) -m gdln.book build --mode $(MODE) --device $(DEVICE) --results $(RESULTS) $(CHAPTERS)
 
 test: book
 	$(PY) -m pytest -q || { rc=$$?; [ $$rc -eq 5 ] && echo "pytest collected no tests" || exit $$rc; }

@@ -98,3 +98,29 @@ def test_archive_refuses_a_quick_run_as_full_and_keeps_the_old_entry(builds, tmp
         A.archive("alpha", full, tmp_path / "nothing", dest=tmp_path)
     assert A.load("alpha", tmp_path).manifest == first.manifest
     assert sorted(p.name for p in tmp_path.iterdir()) == ["alpha"]  # no temporary folder left behind
+
+
+def test_staging_shows_the_archived_run_only_where_it_stands(builds, tmp_path, monkeypatch):
+    from gdln.book.site import stage
+
+    root, quick, full = builds
+    (root / "book" / "_vendor" / "static").mkdir(parents=True, exist_ok=True)
+    monkeypatch.setenv("GDLN_RESULTS_DIR", str(tmp_path / "results"))
+    entry = A.archive("alpha", full, quick, dest=tmp_path / "results")
+
+    def page(results):
+        site = stage(["alpha"], root=root, build=quick, results=results)
+        return (site / "alpha.ipynb").read_text()
+
+    shown = page("archive")
+    assert "archived full-mode run" in shown and "current" in shown and "300" in shown
+    built = page("build")
+    assert "this build's quick-mode run" in built and "shows the archived" not in built
+    manifest = json.loads((entry.folder / "manifest.json").read_text())  # make it stale: another code ...
+    manifest["record"]["gdln_source_hash"] = "0" * 64
+    manifest["fingerprint"]["claims"] = {"alpha.size": 4.0}  # ... whose quick numbers differ from today's
+    (entry.folder / "manifest.json").write_text(json.dumps(manifest))
+    stale = page("archive")
+    assert "shows the archived" not in stale and "**stale**" in stale and "this build's quick-mode run" in stale
+    with pytest.raises(ValueError, match="results='full' is invalid"):
+        stage(["alpha"], root=root, build=quick, results="full")

@@ -1,4 +1,8 @@
-"""The command line of the book runner: ``python -m gdln.book list|run|build``.
+"""The command line of the book runner: ``python -m gdln.book list|run|build|archive``.
+
+``build --results archive`` shows each chapter's archived full-mode run (``results/<chapter>/``) where one
+stands; ``archive CHAPTER --full-build DIR`` archives the full-mode run published in build folder DIR,
+fingerprinted by the quick-mode run of the same code in the default build folder (or ``--quick-build``).
 
 Exit status: 0 success; 2 a rejected parameter value (before the kernel starts or by the chapter itself)
 or another usage error; 1 a chapter that failed or a file that could not be read or written; 130 an
@@ -12,8 +16,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from gdln.book.provenance import build_dir
 from gdln.book.runner import DEFAULTS, ChapterError, chapters, parse_value, run, select
-from gdln.book.site import render, stage
+from gdln.book import archive
+from gdln.book.site import RESULTS, render, stage
 from gdln.util.files import REPO_ROOT
 
 __all__ = ["main"]
@@ -37,6 +43,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                        help="a chapter parameter; VALUE is read as YAML (3, 0.5, true, text)")
         p.add_argument("--force", action="store_true", help="execute even when the cache is up to date")
         p.add_argument("--build-dir", type=Path, default=None, help="default: $GDLN_BUILD_DIR or <repo>/_build (relative: to the current folder)")
+        if cmd == "build":
+            p.add_argument("--results", default="build", choices=RESULTS,
+                           help="build: show this build's runs; archive: each chapter's archived full-mode run "
+                                "where one is not stale (results/<chapter>/), this build's elsewhere")
+    a = sub.add_parser("archive", help="archive a chapter's full-mode run into results/<chapter>/", parents=[common])
+    a.add_argument("chapters", nargs="+", help="chapter names")
+    a.add_argument("--full-build", type=Path, required=True, help="build folder holding the published full-mode run")
+    a.add_argument("--quick-build", type=Path, default=None,
+                   help="build folder holding the quick-mode run of the same code (default: the default build folder)")
     args = parser.parse_args(argv)
     try:
         root = args.root.resolve()
@@ -45,11 +60,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("\n".join(available))
             return 0
         names = select(args.chapters, available)
+        if args.command == "archive":
+            for name in names:
+                entry = archive.archive(name, args.full_build.resolve(), (args.quick_build or build_dir()).resolve())
+                print(f"[gdln.book] {name}: archived into {entry.folder}")
+            return 0
         params = {"mode": args.mode, "seed": parse_value(args.seed), "device": args.device}
         params.update({k: parse_value(v) for k, v in args.parameter})
         run(names, params, root=root, build=args.build_dir, force=args.force)
         if args.command == "build":
-            render(stage(names, root=root, build=args.build_dir), root=root, build=args.build_dir)
+            render(stage(names, root=root, build=args.build_dir, results=args.results), root=root,
+                   build=args.build_dir)
     except KeyboardInterrupt as err:  # SIGINT: one line, the previous results stay published
         print(f"interrupted: {err or 'previous results kept'}", file=sys.stderr, flush=True)
         return 130

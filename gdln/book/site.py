@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from gdln.book import archive
 from gdln.book.provenance import build_dir
 from gdln.book.report import MARGINS_FIGURE, margins_svg, report_markdown
 from gdln.book.runner import (
@@ -22,6 +23,7 @@ from gdln.book.runner import (
     ChapterError,
     _paths,
     _toc,
+    published,
     chapters,
     toc_pages,
 )
@@ -69,8 +71,62 @@ def hide_parameters(notebook: Path) -> str:
     return json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
 
 
-def stage(names: Sequence[str], *, root: Path = REPO_ROOT, build: Path | None = None) -> Path:
-    """Assemble the book's source folder ``_build/site`` for chapters ``names`` and all plain pages."""
+#: What ``stage(results=...)`` shows on a chapter page: this build's run, or the archived full run where one stands.
+RESULTS = ("build", "archive")
+
+
+def _banner(record: dict[str, Any], *, host: dict[str, Any] | None = None, status: str | None = None,
+            stale: bool = False) -> str:
+    """One line under a chapter's title saying what the page shows: mode, device, date, code hash."""
+    p = record["parameters"]
+    when, code = record["executed_at"].replace("T", " ")[:16], record["gdln_source_hash"][:10]
+    if host is not None:  # an archived run
+        device = host.get("gpu") or f"CPU ({host.get('cpu_count')} cores)"
+        text = (f"**This page shows the archived {p['mode']}-mode run** (`results/{record['chapter']}/`): "
+                f"{device}, {when} UTC, gdln `{code}`, {record['wall_time_s'] / 60:.0f} min; {status}.")
+    else:
+        text = (f"**This page shows this build's {p['mode']}-mode run**: seed {p['seed']}, device `{p['device']}`, "
+                f"{when} UTC, gdln `{code}`.")
+        if stale:
+            text += (" An archived full-mode run exists but is **stale** (today's code moved its quick-mode "
+                     "numbers), so it is not shown.")
+    return f":::{{admonition}} What this page shows\n:class: gdln-page-source\n{text}\n:::\n"
+
+
+def _with_banner(notebook_json: str, banner: str) -> str:
+    """Insert ``banner`` as a markdown cell right after the cell that holds the chapter's title."""
+    nb = json.loads(notebook_json)
+    cells = nb.get("cells", [])
+    at = next((i + 1 for i, c in enumerate(cells) if c.get("cell_type") == "markdown"
+               and any(line.startswith("# ") for line in "".join(c.get("source", "")).splitlines())), 0)
+    cells.insert(at, {"cell_type": "markdown", "id": "gdln-page-source", "metadata": {}, "source": banner})
+    return json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
+
+
+def _chapter_page(build: Path, page: str, results: str) -> str:
+    """The staged notebook of chapter ``page``: this build's run, or its archived full run (see :data:`RESULTS`)."""
+    found = published(build, page)
+    record = found[0] if found else None
+    quick_claims = None
+    if record and record["parameters"].get("mode") == "quick" and record.get("claims"):
+        quick_claims = json.loads((found[1] / f"{page}.json").read_text())
+    entry = archive.load(page) if results == "archive" else None
+    status = archive.judge(entry, quick_claims) if entry is not None else None
+    if entry is not None and status != "stale":
+        return _with_banner(hide_parameters(entry.notebook),
+                            _banner(entry.manifest["record"], host=entry.manifest["machine"], status=status))
+    text = hide_parameters(_paths(build, page)[0])
+    return _with_banner(text, _banner(record, stale=status == "stale")) if record else text
+
+
+def stage(names: Sequence[str], *, root: Path = REPO_ROOT, build: Path | None = None, results: str = "build") -> Path:
+    """Assemble the book's source folder ``_build/site`` for chapters ``names`` and all plain pages.
+
+    ``results="archive"`` shows, on each chapter page, the chapter's archived full-mode run when there is
+    one that is not stale (:mod:`gdln.book.archive`), and this build's run elsewhere; every page says which.
+    """
+    if results not in RESULTS:
+        raise ValueError(f"results={results!r} is invalid; expected one of {RESULTS}")
     build = Path(build or build_dir()).resolve()
     site, book = build / "site", root / "book"
     vendor = book / "_vendor" / "static"
@@ -80,7 +136,7 @@ def stage(names: Sequence[str], *, root: Path = REPO_ROOT, build: Path | None = 
     pages = [p for p in toc_pages(root) if p not in every or p in names]
     sources = {book / f"{p}.md" for p in toc_pages(root)}
     copies: dict[Path, Path] = {}  # destination -> source
-    notebooks: dict[Path, Path] = {}  # destination -> executed notebook (staged with its parameter cells removed)
+    notebooks: dict[Path, str] = {}  # destination -> chapter page (staged with its parameter cells removed)
     # never a build or cache folder that a relative GDLN_BUILD_DIR / GDLN_CACHE_DIR put inside book/
     skip = (build, cache_dir())
     for path in sorted(book.rglob("*")):
@@ -94,13 +150,13 @@ def stage(names: Sequence[str], *, root: Path = REPO_ROOT, build: Path | None = 
             copies[site / "_vendor" / "static" / path.relative_to(vendor)] = path
     for page in pages:
         if page in every:
-            notebooks[site / f"{page}.ipynb"] = _paths(build, page)[0]
+            notebooks[site / f"{page}.ipynb"] = page
         elif page != REPORT:
             copies[site / f"{page}.md"] = book / f"{page}.md"
     for dst, src in copies.items():
         _sync(src, dst)
     generated = {site / "_toc.yml": yaml.safe_dump(_keep(_toc(root), set(pages)), sort_keys=False)}
-    generated.update({dst: hide_parameters(src) for dst, src in notebooks.items()})
+    generated.update({dst: _chapter_page(build, page, results) for dst, page in notebooks.items()})
     if REPORT in pages:
         template = book / f"{REPORT}.md"
         text = template.read_text(encoding="utf-8") if template.exists() else f"# Reproduction report\n\n{REPORT_MARKER}\n"
