@@ -7,6 +7,8 @@ how exact a result is by naming one of them (or a looser number with a reason).
 
 from __future__ import annotations
 
+import textwrap
+
 import pytest
 import torch
 
@@ -50,3 +52,24 @@ def random_network(seed: int, *, n: int = 17, scale: float = 1.0, replicas: tupl
     rng = gen(seed if data_seed is None else data_seed)
     W = init_weights(g, scale, generator=rng, dtype=F64, replicas=replicas)
     return g, W, random_gated_data(g, n, generator=rng)
+
+
+#: The front matter of a chapter (jupytext MyST notebook), as book/*.md have it.
+FRONT_MATTER = textwrap.dedent("""\
+    ---
+    jupytext:
+      text_representation:
+        extension: .md
+        format_name: myst
+    kernelspec:
+      name: python3
+      display_name: Python 3
+      language: python
+    ---
+    """)
+
+
+def chapter_md(title: str, params: str, *cells: str) -> str:
+    """The source of a small chapter for the runner's tests: a title, a parameters cell, then code cells."""
+    body = "".join(f"```{{code-cell}} ipython3\n{textwrap.dedent(c).strip()}\n```\n\n" for c in cells)
+    return f"{FRONT_MATTER}# {title}\n\n```{{code-cell}} ipython3\n:tags: [parameters]\n{params.strip()}\n```\n\n{body}"

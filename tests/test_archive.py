@@ -4,26 +4,14 @@ verified by fingerprint, or stale."""
 from __future__ import annotations
 
 import json
-import textwrap
 from pathlib import Path
 
 import pytest
+from helpers import chapter_md
 
 from gdln.book import archive as A
 from gdln.book import runner
 
-HEADER = textwrap.dedent("""\
-    ---
-    jupytext:
-      text_representation:
-        extension: .md
-        format_name: myst
-    kernelspec:
-      name: python3
-      display_name: Python 3
-      language: python
-    ---
-    """)
 BODY = """\
 from gdln.book.claims import Claims
 claims = Claims("alpha", mode)
@@ -40,8 +28,7 @@ def builds(tmp_path_factory):
     (root / "book").mkdir()
     (root / "_toc.yml").write_text("format: jb-book\nroot: alpha\n")
     (root / "book" / "alpha.md").write_text(
-        HEADER + "# Alpha\n\n```{code-cell} ipython3\n:tags: [parameters]\nmode = \"quick\"\nseed = 0\n"
-        "device = \"auto\"\nsteps = 3\n```\n\n```{code-cell} ipython3\n" + BODY + "```\n")
+        chapter_md("Alpha", 'mode = "quick"\nseed = 0\ndevice = "auto"\nsteps = 3', BODY))
     quick, full = root / "_quick", root / "_full"
     runner.execute("alpha", {"mode": "quick"}, root=root, build=quick, log=lambda *a, **k: None)
     runner.execute("alpha", {"mode": "full"}, root=root, build=full, log=lambda *a, **k: None)

@@ -30,6 +30,7 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import chapter_md as _chapter
 
 from gdln.book import runner
 from gdln.book.report import report_markdown
@@ -79,25 +80,6 @@ class fault:
 
 
 # ---------------------------------------------------------------- a tiny book
-
-FRONT = textwrap.dedent("""\
-    ---
-    jupytext:
-      text_representation:
-        extension: .md
-        format_name: myst
-    kernelspec:
-      name: python3
-      display_name: Python 3
-      language: python
-    ---
-    """)
-
-
-def _chapter(title: str, params: str, *cells: str) -> str:
-    body = "".join(f"```{{code-cell}} ipython3\n{textwrap.dedent(c).strip()}\n```\n\n" for c in cells)
-    return f"{FRONT}# {title}\n\n```{{code-cell}} ipython3\n:tags: [parameters]\n{params.strip()}\n```\n\n{body}"
-
 
 COMMON = 'mode = "quick"\nseed = 0\ndevice = "auto"\n'
 

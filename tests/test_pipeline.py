@@ -4,30 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-import textwrap
 from pathlib import Path
 
 import pytest
+from helpers import chapter_md
 
 from gdln import book
 from gdln.book import runner
 
-HEADER = textwrap.dedent("""\
-    ---
-    jupytext:
-      text_representation:
-        extension: .md
-        format_name: myst
-    kernelspec:
-      name: python3
-      display_name: Python 3
-    ---
-    """)
-
 
 def chapter(body: str, params: str = 'mode = "quick"\nseed = 0\ndevice = "auto"\nsteps = 3\nrate = 0.5') -> str:
-    return (HEADER + "# A chapter\n\n```{code-cell} ipython3\n:tags: [parameters]\n" + params + "\n```\n\n"
-            + "```{code-cell} ipython3\n" + textwrap.dedent(body) + "\n```\n")
+    return chapter_md("A chapter", params, body)
 
 
 SAVE = """\
