@@ -2,8 +2,8 @@
 
 Subpackages by layer; each imports only the layers below it (``tests/test_layers.py`` checks):
 
-====================  ===========================================================================
-:mod:`gdln.util`      devices, seeded generators, atomic files
+====================  ==================================================================================================
+:mod:`gdln.util`      devices, seeded generators, random orthogonal draws, atomic files
 :mod:`gdln.core`      any GDLN: graph, gated forward pass and loss (Eq. 1), path statistics (Eqs. 5-6),
                       path-form gradient (Eqs. 2-4), one integrator, the reduction (Eqs. 7-10)
 :mod:`gdln.data`      MNIST and CIFAR-10 on disk
@@ -11,8 +11,9 @@ Subpackages by layer; each imports only the layers below it (``tests/test_layers
 :mod:`gdln.tasks`     the paper's tasks: XoR, context, routing, shared branches, image families
 :mod:`gdln.engines`   batched trainers: routing network, route network on images, ReLU network
 :mod:`gdln.figures`   one style, one implementation of each panel, the race explorer
-:mod:`gdln.book`      claims, provenance, parameters, the chapter runner and ``python -m gdln.book``
-====================  ===========================================================================
+:mod:`gdln.book`      claims, provenance, parameters, the chapter runner, the results archive, ``python -m gdln.book``
+:mod:`gdln.sweep`     Section 5 sweeps in shards, as submitit jobs (``python -m gdln.sweep``; needs submitit)
+====================  ==================================================================================================
 
 The names below are the public API a chapter or a user needs most; everything else is one
 ``gdln.<layer>.<module>`` away.
