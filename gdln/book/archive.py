@@ -43,13 +43,20 @@ from gdln.book.provenance import source_hash
 from gdln.book.runner import published
 from gdln.util.files import FILE_MODE, REPO_ROOT, atomic_write_json, file_digests
 
-__all__ = ["RESULTS_DIR", "STATUSES", "Entry", "archive", "load", "judge", "fingerprint_of", "machine"]
+__all__ = ["duration", "RESULTS_DIR", "STATUSES", "Entry", "archive", "load", "judge", "fingerprint_of", "machine"]
 
 #: Where archived runs live (``$GDLN_RESULTS_DIR`` overrides, for tests and other checkouts).
 RESULTS_DIR = REPO_ROOT / "results"
 #: What :func:`judge` can say of an entry.
 STATUSES = ("current", "verified by fingerprint", "stale")
 _FILES = {"notebook": "notebook.ipynb", "claims": "claims.json"}
+
+
+def duration(seconds: float) -> str:
+    """A wall time for a reader: seconds under two minutes, minutes under two hours, else hours."""
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.0f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
 
 
 def results_dir() -> Path:

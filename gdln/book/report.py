@@ -26,7 +26,7 @@ import matplotlib as mpl
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from gdln.book.archive import Entry, judge, load
+from gdln.book.archive import Entry, duration, judge, load
 from gdln.book.claims import STATUS_CLASS, STATUSES, anchor, criterion_text, margin
 from gdln.book.claims import _short as short_number
 from gdln.book.runner import _paths, read_record
@@ -209,7 +209,7 @@ def _archive_summary(chapters: list[ChapterClaims]) -> str:
         counts = {s: sum(c["status"] == s for c in ch.archived.claims) for s in SUMMARY_ORDER}
         verdict = ", ".join(f"{counts[s]} {s}" for s in SUMMARY_ORDER if counts[s])
         parts.append(f"{{doc}}`{ch.name}` ({ch.archive_status}; {where}, {r['executed_at'][:10]}, "
-                     f"code `{r['gdln_source_hash'][:10]}`, {r['wall_time_s'] / 60:.0f} min: {verdict})")
+                     f"code `{r['gdln_source_hash'][:10]}`, {duration(r['wall_time_s'])}: {verdict})")
     return "**Full mode (archived runs, `results/`):** " + "; ".join(parts) + ".\n"
 
 

@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from gdln.book import archive
+from gdln.book.archive import duration
 from gdln.book.provenance import build_dir
 from gdln.book.report import MARGINS_FIGURE, margins_svg, report_markdown
 from gdln.book.runner import (
@@ -23,8 +24,8 @@ from gdln.book.runner import (
     ChapterError,
     _paths,
     _toc,
-    published,
     chapters,
+    published,
     toc_pages,
 )
 from gdln.data.loaders import cache_dir
@@ -83,7 +84,7 @@ def _banner(record: dict[str, Any], *, host: dict[str, Any] | None = None, statu
     if host is not None:  # an archived run
         device = host.get("gpu") or f"CPU ({host.get('cpu_count')} cores)"
         text = (f"**This page shows the archived {p['mode']}-mode run** (`results/{record['chapter']}/`): "
-                f"{device}, {when} UTC, gdln `{code}`, {record['wall_time_s'] / 60:.0f} min; {status}.")
+                f"{device}, {when} UTC, gdln `{code}`, {duration(record['wall_time_s'])}; {status}.")
     else:
         text = (f"**This page shows this build's {p['mode']}-mode run**: seed {p['seed']}, device `{p['device']}`, "
                 f"{when} UTC, gdln `{code}`.")
