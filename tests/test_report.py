@@ -13,11 +13,20 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from helpers import FRONT_MATTER
 
 from gdln import book
 from gdln.book.claims import Claims, anchor, badge_html, compare, criterion_text, margin
-from gdln.book.report import (MARGINS_FIGURE, STATUS_ORDER, ChapterClaims, _title, figure_svg, margins_figure,
-                              report_text, split_first_sentence)
+from gdln.book.report import (
+    MARGINS_FIGURE,
+    STATUS_ORDER,
+    ChapterClaims,
+    _title,
+    figure_svg,
+    margins_figure,
+    report_text,
+    split_first_sentence,
+)
 from gdln.util.files import REPO_ROOT
 
 # ---------------------------------------------------------------- margin
@@ -218,16 +227,7 @@ def test_margin_figure_without_claims():
 
 # ---------------------------------------------------------------- end to end: jupyter-book keeps the anchors
 
-CHAPTER = textwrap.dedent("""\
-    ---
-    jupytext:
-      text_representation:
-        extension: .md
-        format_name: myst
-    kernelspec:
-      name: python3
-      display_name: Python 3
-    ---
+CHAPTER = FRONT_MATTER + textwrap.dedent("""\
     # Alpha
 
     As shown by {cite:t}`saxe2022neural`.
