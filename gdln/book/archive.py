@@ -43,7 +43,7 @@ from gdln.book.provenance import source_hash
 from gdln.book.runner import published
 from gdln.util.files import FILE_MODE, REPO_ROOT, atomic_write_json, file_digests
 
-__all__ = ["duration", "RESULTS_DIR", "STATUSES", "Entry", "archive", "load", "judge", "fingerprint_of", "machine"]
+__all__ = ["duration", "RESULTS_DIR", "STATUSES", "Entry", "archive", "load", "judge", "standing", "fingerprint_of", "machine"]
 
 #: Where archived runs live (``$GDLN_RESULTS_DIR`` overrides, for tests and other checkouts).
 RESULTS_DIR = REPO_ROOT / "results"
@@ -180,3 +180,19 @@ def judge(entry: Entry, quick_claims: list[dict[str, Any]] | None, *, gdln_hash:
     if quick_claims is not None and _same_numbers(fingerprint_of(quick_claims), entry.manifest["fingerprint"]["claims"]):
         return "verified by fingerprint"
     return "stale"
+
+
+def standing(build: str | os.PathLike, chapter: str) -> tuple[Entry | None, str | None]:
+    """``chapter``'s archived entry and its :func:`judge` verdict against build folder ``build``.
+
+    The fingerprint is checked against the build's published run when that run is a quick-mode one (a
+    build made in another mode cannot verify it). ``(None, None)`` when nothing is archived.
+    """
+    entry = load(chapter)
+    if entry is None:
+        return None, None
+    found = published(Path(build), chapter)
+    quick = None
+    if found and found[0]["parameters"].get("mode") == "quick" and found[0].get("claims"):
+        quick = json.loads((found[1] / f"{chapter}.json").read_text())
+    return entry, judge(entry, quick)

@@ -261,13 +261,14 @@ def _evaluate(node: ast.expr, name: str) -> Validator:
     return value
 
 
-def declared_validators(source: str) -> dict[str, Validator]:
+def declared_validators(source: str, *, required: bool = True) -> dict[str, Validator]:
     """Name -> validator for every parameter of the chapter whose MyST source text is ``source``.
 
     Finds the ``Chapter(...)`` call in the chapter's code cells (with :mod:`ast`; nothing is run),
     returns ``mode``, ``seed`` and ``device`` (always validated the same way) and every keyword
     argument written ``name=(value, validator)``, its validator expression evaluated with only the
-    validators in scope. Raises ``ValueError`` when there is no such call, or more than one.
+    validators in scope. Raises ``ValueError`` when there is more than one such call, or none and
+    ``required`` (with ``required=False`` a chapter without a preamble gets mode, seed and device only).
     """
     calls = []
     for code in _code_cells(source):
@@ -276,6 +277,8 @@ def declared_validators(source: str) -> dict[str, Validator]:
         except SyntaxError:  # e.g. a cell with IPython magics: it cannot hold the preamble
             continue
         calls += [n for n in ast.walk(tree) if _is_chapter_call(n)]
+    if not calls and not required:
+        return {"mode": MODE, "seed": SEED, "device": DEVICE}
     if len(calls) != 1:
         raise ValueError(f"expected one Chapter(...) call in the chapter's code cells, found {len(calls)}")
     out: dict[str, Validator] = {"mode": MODE, "seed": SEED, "device": DEVICE}

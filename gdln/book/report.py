@@ -26,7 +26,7 @@ import matplotlib as mpl
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from gdln.book.archive import Entry, duration, judge, load
+from gdln.book.archive import Entry, duration, standing
 from gdln.book.claims import STATUS_CLASS, STATUSES, anchor, criterion_text, margin
 from gdln.book.claims import _short as short_number
 from gdln.book.runner import _paths, read_record
@@ -103,11 +103,7 @@ def gather(names: Sequence[str], build: Path, *, use_archive: bool = True) -> li
         notebook, _, claims_path = _paths(build, name)
         claims = json.loads(claims_path.read_text()) if claims_path.exists() else None
         record = read_record(build, name)
-        entry = load(name) if use_archive else None
-        status = None
-        if entry is not None:  # today's quick-mode numbers verify the archived run (its fingerprint)
-            quick = claims if record and record["parameters"].get("mode") == "quick" else None
-            status = judge(entry, quick)
+        entry, status = standing(build, name) if use_archive else (None, None)
         out.append(ChapterClaims(name, _title(notebook, name), claims, record, entry, status))
     return out
 

@@ -51,7 +51,7 @@ from typing import Any, Iterator, Mapping, Sequence
 import yaml
 
 from gdln.util.version import __version__
-from gdln.book.parameters import DEVICE, MODE, SEED, Validator, check_parameters, check_values, declared_validators
+from gdln.book.parameters import Validator, check_parameters, check_values, declared_validators
 from gdln.book.provenance import build_dir, source_hash
 from gdln.data.loaders import MANIFEST_ENV, cache_dir, verify_manifest
 from gdln.util.files import FILE_MODE, REPO_ROOT, atomic_write_json, file_digests
@@ -179,25 +179,10 @@ def _finite(value: Any) -> bool:
     return True
 
 
-def _calls_chapter(code: str) -> bool:
-    try:
-        tree = ast.parse(code)
-    except SyntaxError:  # a cell with IPython magics
-        return False
-    return any(isinstance(n, ast.Call) and "Chapter" in (getattr(n.func, "id", None), getattr(n.func, "attr", None))
-               for n in ast.walk(tree))
-
-
-def chapter_validators(source: str, notebook=None) -> dict[str, Validator]:
+def chapter_validators(source: str) -> dict[str, Validator]:
     """The validators declared by the ``Chapter(...)`` preamble of a chapter's MyST ``source`` (read statically:
     :func:`gdln.book.parameters.declared_validators`); mode, seed and device only for a chapter without one."""
-    if notebook is None:
-        import jupytext
-
-        notebook = jupytext.reads(source, fmt="md:myst")
-    if not any(c.cell_type == "code" and _calls_chapter(c.source) for c in notebook.cells):
-        return {"mode": MODE, "seed": SEED, "device": DEVICE}
-    return declared_validators(source)
+    return declared_validators(source, required=False)
 
 
 def check_chapter_parameters(name: str, declared: Mapping[str, Any], params: Mapping[str, Any],
@@ -455,7 +440,7 @@ def _checked(name: str, params: Mapping[str, Any], root: Path) -> tuple[str, Any
     source = (root / "book" / f"{name}.md").read_text(encoding="utf-8")
     notebook = jupytext.reads(source, fmt="md:myst")
     try:
-        validators = chapter_validators(source, notebook)
+        validators = chapter_validators(source)
     except ValueError as err:
         raise ChapterError(f"chapter {name!r}: cannot read the validators of its parameters: {err}") from None
     return source, notebook, check_chapter_parameters(name, declared_parameters(notebook), params, validators)

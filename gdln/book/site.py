@@ -25,7 +25,7 @@ from gdln.book.runner import (
     _paths,
     _toc,
     chapters,
-    published,
+    read_record,
     toc_pages,
 )
 from gdln.data.loaders import cache_dir
@@ -106,13 +106,8 @@ def _with_banner(notebook_json: str, banner: str) -> str:
 
 def _chapter_page(build: Path, page: str, results: str) -> str:
     """The staged notebook of chapter ``page``: this build's run, or its archived full run (see :data:`RESULTS`)."""
-    found = published(build, page)
-    record = found[0] if found else None
-    quick_claims = None
-    if record and record["parameters"].get("mode") == "quick" and record.get("claims"):
-        quick_claims = json.loads((found[1] / f"{page}.json").read_text())
-    entry = archive.load(page) if results == "archive" else None
-    status = archive.judge(entry, quick_claims) if entry is not None else None
+    record = read_record(build, page)
+    entry, status = archive.standing(build, page) if results == "archive" else (None, None)
     if entry is not None and status != "stale":
         return _with_banner(hide_parameters(entry.notebook),
                             _banner(entry.manifest["record"], host=entry.manifest["machine"], status=status))
