@@ -54,6 +54,21 @@ def test_no_claim_fails():
     assert not failing, "failing claims:\n  " + "\n  ".join(failing)
 
 
+def test_every_claim_quick_mode_cannot_judge_has_a_guard_that_held():
+    """A full-only claim or a declared deviation carries a quick-mode guard (gdln.book.bounds): a value
+    declared from several seeds and a bound from their spread; a broken guard is status "fail" (above)."""
+    from gdln.book.bounds import guarded, load
+
+    missing = []
+    for name in CHAPTERS:
+        declared = load(name)
+        for c in manifest(name):
+            if guarded(c) and (c["id"] not in declared or c.get("guard_expected") is None):
+                missing.append(f"{c['id']} ({name})")
+    assert not missing, ("claims without a quick-mode guard (declare with `python -m gdln.book bounds CHAPTER`):\n  "
+                         + "\n  ".join(missing))
+
+
 # ---------------------------------------------------------------- the page reads like a paper
 
 HIDDEN_CODE = {"remove-cell", "remove-input", "hide-input", "hide-cell"}  # code not shown (or folded) in the HTML

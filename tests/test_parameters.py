@@ -11,7 +11,7 @@ from gdln.book import chapter as chapter_module
 from gdln.book.chapter import Chapter, command_value
 from gdln.book.parameters import (DEVICE, MODE, SEED, VALIDATORS, Validator, at_least, check_parameters,
                                   check_values, declared_validators, device_name, in_range, non_negative_int,
-                                  one_of, optional, positive)
+                                  one_of, optional, positive, zero_or)
 from gdln.book.runner import chapters, parse_value
 from gdln.util.files import REPO_ROOT
 
@@ -90,6 +90,15 @@ def test_optional_and_device():
         assert "expected one of ('auto', 'cpu', 'cuda') or 'cuda:N'" in rejects(device_name(), bad)
 
 
+def test_zero_or_takes_the_default_or_a_valid_value():
+    v = zero_or(at_least(2))
+    assert v.check("M_mnist", 0) == 0 and v.check("M_mnist", 10) == 10
+    assert rejects(v, 1).endswith("expected 0 (the mode's default) or an integer >= 2")
+    assert "expected 0 (the mode's default)" in rejects(v, 0.0) and "expected 0" in rejects(v, False)
+    with pytest.raises(TypeError):
+        zero_or(lambda v: True)
+
+
 def test_validators_refuse_bad_arguments_when_built():
     with pytest.raises(TypeError):
         at_least(1.5)
@@ -107,7 +116,8 @@ def test_validators_refuse_bad_arguments_when_built():
 
 def test_validator_repr_is_its_expression_and_round_trips():
     for v in (at_least(1), at_least(2, at_most=8), at_least(1, below="M"), positive(), positive(at_most=0.1),
-              in_range(0, 1), one_of("a", "b"), optional(at_least(1)), non_negative_int(), device_name()):
+              in_range(0, 1), one_of("a", "b"), optional(at_least(1)), non_negative_int(), device_name(),
+              zero_or(at_least(2))):
         assert eval(repr(v), {"__builtins__": {}}, dict(VALIDATORS)) == v  # noqa: S307
 
 

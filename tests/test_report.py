@@ -16,7 +16,7 @@ import pytest
 from helpers import FRONT_MATTER
 
 from gdln import book
-from gdln.book.claims import Claims, anchor, badge_html, compare, criterion_text, margin
+from gdln.book.claims import Claims, anchor, badge_html, compare, criterion_text, margin, one_grid_step
 from gdln.book.report import (
     MARGINS_FIGURE,
     STATUS_ORDER,
@@ -312,3 +312,25 @@ def test_report_judges_the_archived_full_run_beside_the_build(tmp_path):
     assert "<b>300</b>" not in stale and "stale (code changed its numbers)" in stale and "**stale**" in stale
     none = report_text([ChapterClaims("alpha", "Alpha", quick, None)])
     assert "no full run" in none and "no chapter has an archived full-mode run yet" in none
+
+
+def test_one_grid_step_accepts_exactly_one_step_in_floating_point():
+    assert not compare(0.3, 0.4, 0.1, "abs")  # the bug it fixes: |0.3 - 0.4| = 0.10000000000000003
+    grid = [k / 10 for k in (1, 2, 3, 4, 5, 6, 8, 10)]
+    tol = one_grid_step(grid, 0.4)
+    assert tol - 0.1 < 1e-12
+    assert compare(0.3, 0.4, tol, "abs") and compare(0.5, 0.4, tol, "abs") and not compare(0.2, 0.4, tol, "abs")
+    assert not compare(0.6, 0.4, tol, "abs")
+    assert abs(one_grid_step(grid, 0.7) - 0.2) < 1e-12  # between grid points: the interval that holds it
+    quick = [0.1, 0.2, 0.3, 0.4, 0.6]  # a widening grid: only the nearer neighbour of 0.4 is one step away
+    assert abs(one_grid_step(quick, 0.4) - 0.1) < 1e-12 and not compare(0.6, 0.4, one_grid_step(quick, 0.4), "abs")
+    assert abs(one_grid_step(quick, 0.05) - 0.1) < 1e-12 and abs(one_grid_step(quick, 0.9) - 0.2) < 1e-12
+    assert abs(one_grid_step([0.05, 0.1, 0.2, 0.3], 0.25) - 0.1) < 1e-12
+    for M in (7, 10, 40, 100):  # every grid 1/M: a value one step off the target passes, two steps off fails
+        g = [k / M for k in range(1, M + 1)]
+        t = g[M // 2]
+        tol = one_grid_step(g, t)
+        assert compare(g[M // 2 - 1], t, tol, "abs") and compare(g[M // 2 + 1], t, tol, "abs")
+        assert not compare(g[M // 2 - 2], t, tol, "abs")
+    with pytest.raises(ValueError, match="at least two finite grid values"):
+        one_grid_step([0.4], 0.4)

@@ -13,10 +13,10 @@ May import: every layer below.
 
 from gdln.book import chapter, claims, cli, parameters, provenance, report, runner, site
 from gdln.book.chapter import Chapter
-from gdln.book.claims import Claims
+from gdln.book.claims import Claims, one_grid_step
 from gdln.book.cli import main
 from gdln.book.parameters import (Validator, at_least, check_values, declared_validators, device_name, in_range,
-                                  non_negative_int, one_of, optional, positive)
+                                  non_negative_int, one_of, optional, positive, zero_or)
 from gdln.book.provenance import Provenance
 from gdln.book.report import report_markdown
 from gdln.book.runner import (ChapterError, cache_key, chapters, check_chapter_parameters, execute, parse_value,
@@ -24,7 +24,7 @@ from gdln.book.runner import (ChapterError, cache_key, chapters, check_chapter_p
 from gdln.book.site import render, stage
 
 __all__ = ["chapter", "claims", "cli", "parameters", "provenance", "report", "runner", "site", "Chapter", "Claims",
-           "Provenance", "main", "Validator", "at_least", "check_values", "declared_validators", "device_name",
-           "in_range", "non_negative_int", "one_of", "optional", "positive",
+           "Provenance", "main", "one_grid_step", "Validator", "at_least", "check_values", "declared_validators", "device_name",
+           "in_range", "non_negative_int", "one_of", "optional", "positive", "zero_or",
            "report_markdown", "ChapterError", "cache_key", "chapters", "check_chapter_parameters", "execute",
            "parse_value", "read_record", "run", "select", "toc_pages", "render", "stage"]

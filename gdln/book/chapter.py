@@ -23,6 +23,7 @@ from typing import Any
 
 import torch
 
+from gdln.book import bounds
 from gdln.book.claims import Claims, ClaimsTable
 from gdln.book.parameters import DEVICE, MODE, SEED, Validator, check_values
 from gdln.book.provenance import Provenance
@@ -98,7 +99,7 @@ class Chapter:
             torch.set_num_threads(min(threads, torch.get_num_threads()))
         self.seeds: int | list[int] = seed if replicas is None else list(range(seed, seed + replicas))
         self.prov = Provenance(name, mode, self.seeds, str(self.dev))
-        self.claims = Claims(name, mode)
+        self.claims = Claims(name, mode, guards=bounds.load(name) if mode == "quick" else None)
         if show:
             self._display()
 

@@ -36,11 +36,12 @@ import os
 import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from gdln.util.files import atomic_write_json
 
-__all__ = ["KINDS", "MODES", "STATUSES", "Claim", "compare", "margin", "anchor", "criterion_text", "badge_html",
+__all__ = ["KINDS", "MODES", "STATUSES", "Claim", "compare", "margin", "one_grid_step", "anchor", "criterion_text", "badge_html",
            "Claims", "ClaimsTable"]
 
 Kind = Literal["abs", "rel", "le", "ge"]
@@ -65,6 +66,8 @@ class Claim:
     status: str  # "pass" | "fail" | "full-only" | "deviates"
     mode: str
     note: str = ""
+    guard_expected: float | None = None  # quick-mode guard (gdln.book.bounds): declared value ...
+    guard_tolerance: float | None = None  # ... and its bound from the spread over seeds
 
     def _ipython_display_(self) -> None:
         """A claim is shown once, by :meth:`Claims.check`; displaying it again shows the badge without its id."""
@@ -122,6 +125,32 @@ def margin(measured: float, target: float, tolerance: float, kind: str) -> float
     value = (allowed - miss) / scale
     # rounding at the boundary must not contradict compare(): the sign is the verdict
     return max(value, 0.0) if compare(measured, target, tolerance, kind) else min(value, -5e-324)
+
+
+def one_grid_step(grid, around: float) -> float:
+    """A tolerance of one step of a sampling ``grid`` around the value ``around`` (a threshold read on the grid).
+
+    When ``around`` is a grid point the step is the distance to its nearer neighbour (so both
+    neighbours pass on a uniform grid, and only the nearer one on a grid that widens); between grid
+    points it is the interval that holds it (beyond the grid, the end interval). To it is added the
+    rounding error of a difference of two grid values: in floating point ``|0.3 - 0.4| =
+    0.10000000000000003 > 0.1``, so a bare step would reject a value exactly one step away. The slack
+    is a few units in the last place of the grid's largest value, far below any step.
+    """
+    g = sorted({float(x) for x in grid})
+    if len(g) < 2 or not all(math.isfinite(x) for x in g) or not math.isfinite(float(around)):
+        raise ValueError(f"grid={list(grid)!r}, around={around!r} are invalid; expected at least two finite grid values")
+    a = float(around)
+    slack = 4 * math.ulp(max(abs(g[0]), abs(g[-1]), abs(a)))
+    on = [i for i, x in enumerate(g) if abs(x - a) <= slack]
+    if on:
+        i = on[0]
+        step = min(g[j + 1] - g[j] for j in (i - 1, i) if 0 <= j < len(g) - 1)
+    elif a < g[0] or a > g[-1]:
+        step = g[1] - g[0] if a < g[0] else g[-1] - g[-2]
+    else:
+        step = next(hi - lo for lo, hi in zip(g, g[1:]) if lo < a < hi)
+    return step + slack
 
 
 def anchor(claim_id: str) -> str:
@@ -203,7 +232,8 @@ class Claims:
     >>> claims.save()  # doctest: +SKIP
     """
 
-    def __init__(self, chapter: str, mode: str, out_dir: str | os.PathLike | None = None):
+    def __init__(self, chapter: str, mode: str, out_dir: str | os.PathLike | None = None,
+                 guards: Mapping[str, Mapping[str, Any]] | None = None):
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
         self.chapter = chapter
@@ -214,6 +244,8 @@ class Claims:
         where = out_dir if out_dir is not None else os.environ.get("GDLN_CLAIMS_DIR") or None
         self.out_dir: Path | None = Path(os.path.abspath(where)) if where is not None else None
         self.claims: list[Claim] = []
+        # quick-mode guards of claims that quick mode cannot judge against the paper (gdln.book.bounds)
+        self.guards = dict(guards or {}) if mode == "quick" else {}
 
     def check(self, id: str, *, ref: str, statement: str, measured: float, target: float,
               tolerance: float, kind: Kind = "abs", full_only: bool = False, note: str = "",
@@ -235,9 +267,20 @@ class Claims:
             passed, status = False, ("deviates" if known_deviation else "fail")
         if known_deviation:
             note = (note + " " if note else "") + f"Known deviation: {known_deviation}"
+        g = self.guards.get(id)
+        if g is not None:
+            held = compare(measured, g["expected"], g["tolerance"], "abs")
+            seeds = ", ".join(map(str, g.get("seeds", [])))
+            note = (note + " " if note else "") + (
+                f"Quick-mode guard {_short(g['expected'])} \u00b1 {_short(g['tolerance'])} ({g.get('rule', '')}; "
+                f"seeds {seeds}): " + ("held." if held else f"BROKEN, {_short(measured)} is outside it: the quick-mode "
+                                      "value moved; find the change, or declare the bound again if it was intended."))
+            if not held:
+                passed, status = False, "fail"
         claim = Claim(id=id, ref=ref, statement=statement, measured=measured, target=target,
                       tolerance=tolerance, kind=kind, passed=passed, status=status, mode=self.mode,
-                      note=note)
+                      note=note, guard_expected=None if g is None else float(g["expected"]),
+                      guard_tolerance=None if g is None else float(g["tolerance"]))
         self.claims.append(claim)
         if _display(asdict(claim), with_id=True):
             claim.__dict__["_shown"] = True  # so that a cell ending in check(...) does not show it twice

@@ -1,8 +1,11 @@
-"""The command line of the book runner: ``python -m gdln.book list|run|build|archive``.
+"""The command line of the book runner: ``python -m gdln.book list|run|build|archive|bounds``.
 
 ``build --results archive`` shows each chapter's archived full-mode run (``results/<chapter>/``) where one
 stands; ``archive CHAPTER --full-build DIR`` archives the full-mode run published in build folder DIR,
 fingerprinted by the quick-mode run of the same code in the default build folder (or ``--quick-build``).
+``bounds CHAPTER --seeds 0 1 2`` runs the chapter in quick mode once per seed (in scratch build folders)
+and declares the quick-mode guards of its full-only claims and declared deviations
+(``results/bounds/CHAPTER.json``, :mod:`gdln.book.bounds`).
 
 Exit status: 0 success; 2 a rejected parameter value (before the kernel starts or by the chapter itself)
 or another usage error; 1 a chapter that failed or a file that could not be read or written; 130 an
@@ -18,7 +21,7 @@ from pathlib import Path
 
 from gdln.book.provenance import build_dir
 from gdln.book.runner import DEFAULTS, ChapterError, chapters, parse_value, run, select
-from gdln.book import archive
+from gdln.book import archive, bounds
 from gdln.book.site import RESULTS, render, stage
 from gdln.util.files import REPO_ROOT
 
@@ -52,6 +55,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     a.add_argument("--full-build", type=Path, required=True, help="build folder holding the published full-mode run")
     a.add_argument("--quick-build", type=Path, default=None,
                    help="build folder holding the quick-mode run of the same code (default: the default build folder)")
+    b = sub.add_parser("bounds", help="declare quick-mode guards from several seeds into results/bounds/", parents=[common])
+    b.add_argument("chapters", nargs="+", help="chapter names")
+    b.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="chapter seeds (at least two)")
     args = parser.parse_args(argv)
     try:
         root = args.root.resolve()
@@ -60,6 +66,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("\n".join(available))
             return 0
         names = select(args.chapters, available)
+        if args.command == "bounds":
+            for name in names:
+                path = bounds.declare(name, args.seeds, root=root)
+                print(f"[gdln.book] {name}: {len(bounds.load(name, path.parent))} guard(s) declared in {path}")
+            return 0
         if args.command == "archive":
             for name in names:
                 entry = archive.archive(name, args.full_build.resolve(), (args.quick_build or build_dir()).resolve())

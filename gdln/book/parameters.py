@@ -28,7 +28,7 @@ from typing import Any
 from gdln.book.claims import MODES
 from gdln.util.device import DEVICES
 
-__all__ = ["Validator", "at_least", "non_negative_int", "positive", "in_range", "one_of", "optional",
+__all__ = ["Validator", "at_least", "non_negative_int", "positive", "in_range", "one_of", "optional", "zero_or",
            "device_name", "MODE", "SEED", "DEVICE", "VALIDATORS", "check_values", "declared_validators",
            "check_parameters"]
 
@@ -182,6 +182,15 @@ def optional(validator: Validator) -> Validator:
                      f"optional({validator.expr})")
 
 
+def zero_or(validator: Validator) -> Validator:
+    """``0`` (the chapter then picks its mode's default) or a value that ``validator`` accepts."""
+    if not isinstance(validator, Validator):
+        raise TypeError(f"zero_or needs a validator, got {validator!r}")
+    return Validator(f"0 (the mode's default) or {validator.what}",
+                     lambda v, values: (_is_int(v) and v == 0) or validator._test(v, values),
+                     f"zero_or({validator.expr})")
+
+
 def device_name() -> Validator:
     """A torch device name: ``'auto'``, ``'cpu'``, ``'cuda'`` or ``'cuda:N'``."""
     return Validator(f"one of {DEVICES} or 'cuda:N'",
@@ -194,7 +203,7 @@ MODE, SEED, DEVICE = one_of(*MODES), non_negative_int(), device_name()
 
 #: Everything a chapter's validator expression may use (and nothing else).
 VALIDATORS: dict[str, Callable[..., Validator]] = {
-    f.__name__: f for f in (at_least, non_negative_int, positive, in_range, one_of, optional, device_name)}
+    f.__name__: f for f in (at_least, non_negative_int, positive, in_range, one_of, optional, zero_or, device_name)}
 
 
 # ---------------------------------------------------------------- checking

@@ -6,35 +6,16 @@ trace it to the exact code and parameters that made it.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import time
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Sequence
 
-from gdln.util.version import __version__
-from gdln.util.files import PACKAGE_DIR, REPO_ROOT
+from gdln.util.version import __version__, short_hash, source_hash
+from gdln.util.files import REPO_ROOT
 
 __all__ = ["source_hash", "short_hash", "build_dir", "Provenance"]
-
-
-@lru_cache(maxsize=1)
-def source_hash() -> str:
-    """SHA-256 over the gdln package sources (file names and contents), as 64 hex digits."""
-    h = hashlib.sha256()
-    for path in sorted(PACKAGE_DIR.rglob("*.py")):
-        h.update(path.relative_to(PACKAGE_DIR).as_posix().encode())
-        h.update(b"\0")
-        h.update(path.read_bytes())
-        h.update(b"\0")
-    return h.hexdigest()
-
-
-def short_hash() -> str:
-    """The first 10 hex digits of :func:`source_hash`."""
-    return source_hash()[:10]
 
 
 def build_dir() -> Path:

@@ -41,7 +41,7 @@ from gdln.tasks.routing import trained_routes
 __all__ = ["NONLINEARITIES", "LOSSES", "LEAKY_SLOPE", "RouteNet", "init_routenet", "route_outputs",
     "route_outputs_loop", "route_targets", "route_losses", "masked_loss", "route_weights",
     "losses_and_output_gradient", "masked_step_gradients", "sgd_step", "History", "train", "route_accuracy",
-    "split_accuracy", "transfer_threshold", "mean_se", "SweepResult", "run_sweep"]
+    "split_accuracy", "transfer_threshold", "plateau_exit", "mean_se", "SweepResult", "run_sweep"]
 
 NONLINEARITIES = ("linear", "leaky_relu")
 LOSSES = ("ce", "mse")
@@ -351,6 +351,21 @@ def transfer_threshold(k_frac, trained, untrained, margin: float = 0.05) -> floa
         if not math.isnan(un) and un >= tr - margin:
             return k
     return float("nan")
+
+
+def plateau_exit(history: History, fraction: float = 0.5) -> torch.Tensor:
+    """The first recorded step at which each replica's loss is at most ``fraction`` of its initial loss, ``(R,)``.
+
+    From small weights the loss sits on a plateau and then drops (Saxe et al. 2014); this is the step
+    of the drop, read on the record grid (``record_every``), NaN for a replica that never got there.
+    """
+    L = history.losses()  # (records, R)
+    if L.numel() == 0:
+        raise ValueError("the history holds no recorded losses")
+    below = L <= fraction * L[0]
+    steps = torch.tensor(history.step, dtype=torch.float64)
+    first = steps[below.to(torch.int8).argmax(0)]
+    return torch.where(below.any(0), first, torch.full_like(first, float("nan")))
 
 
 def mean_se(x: torch.Tensor, dim: int = -1) -> tuple[torch.Tensor, torch.Tensor]:

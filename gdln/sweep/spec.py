@@ -30,7 +30,7 @@ from gdln.tasks.images import TaskFamily, mnist_family
 from gdln.tasks.resnet import cifar_family
 from gdln.util.files import atomic_open
 
-__all__ = ["FAMILIES", "SweepSpec", "build_family", "run", "shard", "gather", "save_result", "load_result",
+__all__ = ["FAMILIES", "SweepSpec", "family_key", "build_family", "run", "shard", "gather", "save_result", "load_result",
            "replay_prefix"]
 
 #: Task families a sweep can train on (App. D).
@@ -85,6 +85,9 @@ class SweepSpec:
             raise ValueError(f"Ks ({len(self.Ks)}) and gains ({len(self.gains)}) must have equal lengths or length 1")
         for name in ("n_h", "n_train", "n_test", "downsample"):
             _ints(name, [getattr(self, name)], 1)
+        lr = self.train.get("lr")
+        if isinstance(lr, (list, tuple)) and len(lr) != len(self.points):
+            raise ValueError(f"train['lr'] has {len(lr)} values; expected one number or one per point ({len(self.points)})")
 
     @property
     def points(self) -> list[tuple[int, float]]:
@@ -103,8 +106,29 @@ class SweepSpec:
         return cls(**{**d, "Ks": tuple(d["Ks"]), "gains": tuple(d["gains"]), "seeds": tuple(d["seeds"])})
 
 
+def family_key(spec: SweepSpec) -> tuple:
+    """The fields of ``spec`` that define its task family (data, domains, labels), not its training."""
+    return (spec.family, spec.M, spec.n_train, spec.n_test, spec.downsample, spec.label_kind, spec.family_seed)
+
+
 def build_family(spec: SweepSpec, *, data_dir=None, device="cpu") -> TaskFamily:
-    """The task family of ``spec`` (data read from the data directory, see :mod:`gdln.data`)."""
+    """The task family of ``spec`` (data read from the data directory, see :mod:`gdln.data`).
+
+    The last family built is kept, so that sweeps of one family in a row (a chapter's K sweep, gain
+    sweep and leaky sweep) decode, permute or encode the images once.
+    """
+    key = (*family_key(spec), str(data_dir), str(device))
+    if _LAST_FAMILY and _LAST_FAMILY[0] == key:
+        return _LAST_FAMILY[1]
+    fam = _build_family(spec, data_dir=data_dir, device=device)
+    _LAST_FAMILY[:] = [key, fam]
+    return fam
+
+
+_LAST_FAMILY: list = []
+
+
+def _build_family(spec: SweepSpec, *, data_dir=None, device="cpu") -> TaskFamily:
     if spec.family.startswith("mnist"):
         return mnist_family(spec.family.split("-")[1], spec.M, n_train=spec.n_train, n_test=spec.n_test,
                             downsample=spec.downsample, label_kind=spec.label_kind, seed=spec.family_seed,
@@ -138,8 +162,10 @@ def shard(spec: SweepSpec, n_shards: int) -> list[tuple[SweepSpec, list[int], li
     for pb in np.array_split(np.arange(len(points)), n_p):
         for sb in np.array_split(np.arange(S), n_s):
             pts = [points[i] for i in pb]
+            lr = spec.train.get("lr")
+            train = {**spec.train, "lr": [lr[i] for i in pb]} if isinstance(lr, (list, tuple)) else spec.train
             sub = dataclasses.replace(spec, Ks=tuple(k for k, _ in pts), gains=tuple(g for _, g in pts),
-                                      seeds=tuple(spec.seeds[i] for i in sb))
+                                      seeds=tuple(spec.seeds[i] for i in sb), train=train)
             out.append((sub, pb.tolist(), sb.tolist()))
     return out
 
