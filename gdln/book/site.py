@@ -83,8 +83,10 @@ def _banner(record: dict[str, Any], *, host: dict[str, Any] | None = None, statu
     when, code = record["executed_at"].replace("T", " ")[:16], record["gdln_source_hash"][:10]
     if host is not None:  # an archived run
         device = host.get("gpu") or f"CPU ({host.get('cpu_count')} cores)"
-        text = (f"**This page shows the archived {p['mode']}-mode run** (`results/{record['chapter']}/`): "
-                f"{device}, {when} UTC, gdln `{code}`, {duration(record['wall_time_s'])}; {status}.")
+        given = ", ".join(f"`{k} = {v!r}`" for k, v in p.items() if k not in ("mode", "seed", "device"))
+        text = (f"**This page shows the archived {p['mode']}-mode run** (`results/{record['chapter']}/`)"
+                + (f" with {given}" if given else "") + f": {device}, {when} UTC, gdln `{code}`, "
+                f"{duration(record['wall_time_s'])}; {status}.")
     else:
         text = (f"**This page shows this build's {p['mode']}-mode run**: seed {p['seed']}, device `{p['device']}`, "
                 f"{when} UTC, gdln `{code}`.")
