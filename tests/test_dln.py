@@ -58,3 +58,49 @@ def test_bad_dln_inputs():
         dln_mode_trajectory(1.0, 1.0, 0.0, 1.0, 0.0)
     with pytest.raises(ValueError, match="n_paths must be a positive integer"):
         dln_loss(0.1, 1.0, 1.0, sigma_y=1.0, n_paths=0)
+
+
+# ---------------------------------------------------------------- chains of any depth (the talk's trajectories)
+
+from gdln.theory.dln import chain_ode, chain_rate, chain_trajectory, lambert_limit_ode, lambert_time_unit, lambert_trajectory  # noqa: E402
+
+
+@pytest.mark.parametrize("D", [1, 2])
+def test_chain_closed_forms_match_the_flow(D):
+    s, lam, a0, tau = 1.3, 0.8, 2e-3, 0.7
+    t = torch.linspace(0, 12, 121, dtype=F64)
+    a = chain_trajectory(D, s, lam, a0, tau, t)
+    num = chain_ode(D, s, lam, a0 ** (1 / D), tau, t)
+    assert ((a - num).abs() / num).max().item() < 1e-9
+    assert abs(a[-1].item() - s / lam) < 1e-3 * s / lam
+
+
+def test_deeper_chains_have_no_closed_form_and_balanced_flow_obeys_the_rate():
+    with pytest.raises(ValueError, match="D=3 has no elementary closed form"):
+        chain_trajectory(3, 1.0, 1.0, 0.1, 1.0, 0.0)
+    with pytest.raises(ValueError, match="D=0 is invalid"):
+        chain_ode(0, 1.0, 1.0, 0.1, 1.0, [0.0, 1.0])
+    # d a / dt of the integrated balanced chain equals D a^(2-2/D) (s - lambda a) / tau (finite difference)
+    s, lam, tau, D = 1.0, 1.0, 1.0, 4
+    t = torch.tensor([2.0, 2.0 + 1e-6], dtype=F64)
+    a = chain_ode(D, s, lam, 0.5, tau, t)
+    fd = (a[1] - a[0]).item() / 1e-6
+    assert abs(fd - chain_rate(a[0].item(), s, lam, D, tau)) < 1e-5 * abs(fd)
+
+
+def test_lambert_formula_is_exact_for_its_limit_equation_and_approached_by_deep_chains():
+    s, lam, a0 = 2.0, 0.5, 4e-3
+    t = torch.linspace(0, 2000, 201, dtype=F64)
+    f, num = lambert_trajectory(s, lam, a0, 1.0, t), lambert_limit_ode(s, lam, a0, 1.0, t)
+    assert ((f - num).abs() / num).max().item() < 1e-9
+    assert abs(f[0].item() - a0) < 1e-12 * a0
+    with pytest.raises(ValueError, match="expected 0 < a0 < s/d"):
+        lambert_trajectory(s, lam, s / lam, 1.0, t)
+    # the ratio of half-way times (formula / chain) falls towards 1 as the chain deepens
+    ratios = []
+    for D in (3, 10, 100):
+        tw = lambert_time_unit(D, s, lam, 1.0)
+        tt = torch.linspace(0, 4 * tw * s / (lam * a0), 4001, dtype=F64)
+        half = lambda a: tt[int(torch.nonzero(a >= s / (2 * lam))[0])].item()  # noqa: E731
+        ratios.append(half(lambert_trajectory(s, lam, a0, tw, tt)) / half(chain_ode(D, s, lam, a0 ** (1 / D), 1.0, tt)))
+    assert ratios[0] > ratios[1] > ratios[2] > 1.0 and ratios[2] < 1.3
