@@ -87,3 +87,29 @@ def test_declare_runs_the_chapter_per_seed_and_writes_the_guards(tmp_path):
     assert g["values"] == pytest.approx([0.5, 0.51, 0.52]) and g["seeds"] == [0, 1, 2]
     assert g["expected"] == pytest.approx(0.51) and g["tolerance"] == pytest.approx(0.03)
     assert not (tmp_path / "_build").exists()  # scratch build folders only: the book's build is not touched
+
+
+def test_a_new_declaration_re_judges_the_cached_quick_run(tmp_path, monkeypatch):
+    from helpers import chapter_md
+
+    from gdln.book.runner import execute
+
+    (tmp_path / "book").mkdir()
+    (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: delta\n")
+    body = """\
+    from gdln.book.claims import Claims, load_guards
+    claims = Claims("delta", mode, guards=load_guards("delta"))
+    claims.check("delta.v", ref="none", statement="a value", measured=0.5, target=0.9, tolerance=0.1, kind="ge",
+                 full_only=True)
+    claims.save()
+    """
+    (tmp_path / "book" / "delta.md").write_text(chapter_md("Delta", 'mode = "quick"\nseed = 0\ndevice = "auto"', body))
+    monkeypatch.setenv("GDLN_BOUNDS_DIR", str(tmp_path / "bounds"))
+    quiet = dict(root=tmp_path, build=tmp_path / "_build", log=lambda *a, **k: None)
+    assert not execute("delta", {"mode": "quick"}, **quiet)["cached"]
+    assert execute("delta", {"mode": "quick"}, **quiet)["cached"]
+    (tmp_path / "bounds").mkdir()
+    (tmp_path / "bounds" / "delta.json").write_text(json.dumps({"delta.v": {"expected": 0.7, "tolerance": 0.05}}))
+    assert not execute("delta", {"mode": "quick"}, **quiet)["cached"]  # the guard changed: judged again
+    claims = json.loads((tmp_path / "_build" / "claims" / "delta.json").read_text())
+    assert claims[0]["status"] == "fail" and "BROKEN" in claims[0]["note"]

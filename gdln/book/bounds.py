@@ -34,34 +34,17 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from gdln.book.claims import BOUNDS_DIR, bounds_dir, load_guards
 from gdln.book.provenance import source_hash
 from gdln.book.runner import execute, published
 from gdln.util.files import REPO_ROOT, atomic_write_json
 
 __all__ = ["BOUNDS_DIR", "SIGMAS", "bounds_dir", "load", "guarded", "bound_of", "declare"]
 
-#: Where the declared bounds live (``$GDLN_BOUNDS_DIR`` overrides it).
-BOUNDS_DIR = REPO_ROOT / "results" / "bounds"
 #: The bound in sample standard deviations over seeds.
 SIGMAS = 3.0
-
-
-def bounds_dir() -> Path:
-    return Path(os.environ.get("GDLN_BOUNDS_DIR") or BOUNDS_DIR)
-
-
-def load(chapter: str, folder: str | os.PathLike | None = None) -> dict[str, dict[str, Any]]:
-    """The declared bounds of ``chapter`` (claim id -> bound); empty when none were declared."""
-    path = Path(folder or bounds_dir()) / f"{chapter}.json"
-    if not path.exists():
-        return {}
-    data = json.loads(path.read_text())
-    for cid, b in data.items():
-        if not (isinstance(b, dict) and math.isfinite(b.get("expected", math.nan))
-                and math.isfinite(b.get("tolerance", math.nan)) and b["tolerance"] >= 0):
-            raise ValueError(f"{path}: the bound of {cid!r} is invalid ({b!r}); expected finite 'expected' and "
-                             "'tolerance' >= 0; declare it again with `python -m gdln.book bounds`")
-    return data
+#: The declared guards of a chapter (claim id -> guard), as :class:`~gdln.book.claims.Claims` reads them.
+load = load_guards
 
 
 def guarded(claim: Mapping[str, Any]) -> bool:

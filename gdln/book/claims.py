@@ -31,6 +31,7 @@ made, in a notebook, as a one-line badge whose HTML id (:func:`anchor`) the Repr
 from __future__ import annotations
 
 import html
+import json
 import math
 import os
 import re
@@ -39,10 +40,10 @@ from pathlib import Path
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from gdln.util.files import atomic_write_json
+from gdln.util.files import REPO_ROOT, atomic_write_json
 
 __all__ = ["KINDS", "MODES", "STATUSES", "Claim", "compare", "margin", "one_grid_step", "anchor", "criterion_text", "badge_html",
-           "Claims", "ClaimsTable"]
+           "Claims", "ClaimsTable", "BOUNDS_DIR", "bounds_dir", "load_guards"]
 
 Kind = Literal["abs", "rel", "le", "ge"]
 KINDS: tuple[str, ...] = ("abs", "rel", "le", "ge")
@@ -74,6 +75,28 @@ class Claim:
         if self.__dict__.pop("_shown", False):
             return  # `claims.check(...)` as the last line of a cell: check() has already shown it
         _display(asdict(self), with_id=False)
+
+
+#: Where each chapter's quick-mode guards are declared (``$GDLN_BOUNDS_DIR`` overrides it; :mod:`gdln.book.bounds`).
+BOUNDS_DIR = REPO_ROOT / "results" / "bounds"
+
+
+def bounds_dir() -> Path:
+    return Path(os.environ.get("GDLN_BOUNDS_DIR") or BOUNDS_DIR)
+
+
+def load_guards(chapter: str, folder: str | os.PathLike | None = None) -> dict[str, dict[str, Any]]:
+    """The declared quick-mode guards of ``chapter`` (claim id -> guard); empty when none were declared."""
+    path = Path(folder or bounds_dir()) / f"{chapter}.json"
+    if not path.exists():
+        return {}
+    data = json.loads(path.read_text())
+    for cid, b in data.items():
+        if not (isinstance(b, dict) and math.isfinite(b.get("expected", math.nan))
+                and math.isfinite(b.get("tolerance", math.nan)) and b["tolerance"] >= 0):
+            raise ValueError(f"{path}: the bound of {cid!r} is invalid ({b!r}); expected finite 'expected' and "
+                             "'tolerance' >= 0; declare it again with `python -m gdln.book bounds`")
+    return data
 
 
 def compare(measured: float, target: float, tolerance: float, kind: str) -> bool:

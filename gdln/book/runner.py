@@ -51,6 +51,7 @@ from typing import Any, Iterator, Mapping, Sequence
 import yaml
 
 from gdln.util.version import __version__
+from gdln.book.claims import bounds_dir
 from gdln.book.parameters import Validator, check_parameters, check_values, declared_validators
 from gdln.book.provenance import build_dir, source_hash
 from gdln.data.loaders import MANIFEST_ENV, cache_dir, verify_manifest
@@ -459,7 +460,8 @@ def execute(name: str, params: Mapping[str, Any], *, root: Path = REPO_ROOT, bui
     build = Path(build or build_dir()).resolve()
     source, notebook, params = _checked(name, params, root)
     gdln_hash, deps = source_hash(), dependency_versions()
-    key = cache_key(source, params, gdln_hash, deps)
+    guards = bounds_dir() / f"{name}.json"  # a new declaration of the quick-mode guards re-judges the chapter
+    key = cache_key(source + (f"\n# guards {_sha256(guards)}" if guards.exists() else ""), params, gdln_hash, deps)
     with _chapter_lock(build, name, log):
         found = published(build, name)
         previous = found[0] if found else None
