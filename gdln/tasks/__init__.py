@@ -4,10 +4,11 @@
 - :mod:`~gdln.tasks.routing`  the routing task, trained routes, gating schemes, shared branches (Secs. 3.1, 4)
 - :mod:`~gdln.tasks.images`   input and output domains over images: permutations, rotations, label maps (Sec. 5)
 - :mod:`~gdln.tasks.resnet`   the CIFAR-10 ResNet-20 encoder and the CIFAR task family (Sec. 5)
+- :mod:`~gdln.tasks.tree`     hierarchical data from a balanced binary tree and its exact SVD (the talk)
 
 May import: :mod:`gdln.util`, :mod:`gdln.core`, :mod:`gdln.data`, :mod:`gdln.theory`.
 """
 
-from gdln.tasks import images, resnet, routing, xor
+from gdln.tasks import images, resnet, routing, tree, xor
 
-__all__ = ['images', 'resnet', 'routing', 'xor']
+__all__ = ['images', 'resnet', 'routing', 'tree', 'xor']
