@@ -15,7 +15,7 @@ from gdln.book import runner
 BODY = """\
 from gdln.book.claims import Claims
 claims = Claims("alpha", mode)
-claims.check("alpha.size", ref="none", statement="the problem is large enough",
+claims.check("alpha.size", evidence="empirical", ref="none", statement="the problem is large enough",
              measured=steps * (100 if mode == "full" else 1), target=1, tolerance=0, kind="ge")
 claims.save()
 """

@@ -28,7 +28,7 @@ def test_every_declaring_seed_lies_inside_its_bound():
 
 
 def _check(claims, measured):
-    return claims.check("t.x", ref="r", statement="s", measured=measured, target=0.25, tolerance=0.1,
+    return claims.check("t.x", evidence="empirical", ref="r", statement="s", measured=measured, target=0.25, tolerance=0.1,
                         kind="abs", full_only=True)
 
 
@@ -41,7 +41,7 @@ def test_a_guard_that_holds_keeps_the_status_and_a_broken_one_fails():
     assert broken.status == "fail" and broken.passed is False and "BROKEN" in broken.note
     full = _check(Claims("t", "full", guards=guards), 0.5)  # guards are quick-mode bounds only
     assert full.status == "fail" and full.guard_expected is None  # judged against the paper: 0.5 vs 0.25 +- 0.1
-    deviates = Claims("t", "quick", guards=guards).check("t.x", ref="r", statement="s", measured=0.6, target=1.0,
+    deviates = Claims("t", "quick", guards=guards).check("t.x", evidence="empirical", ref="r", statement="s", measured=0.6, target=1.0,
                                                         tolerance=0.0, kind="ge", known_deviation="why")
     assert deviates.status == "fail"  # a deviation that grows past its guard is no longer the declared one
 
@@ -73,9 +73,9 @@ def test_declare_runs_the_chapter_per_seed_and_writes_the_guards(tmp_path):
     body = """\
     from gdln.book.claims import Claims
     claims = Claims("gamma", mode)
-    claims.check("gamma.v", ref="none", statement="a value", measured=0.5 + 0.01 * seed, target=0.9,
+    claims.check("gamma.v", evidence="empirical", ref="none", statement="a value", measured=0.5 + 0.01 * seed, target=0.9,
                  tolerance=0.1, kind="ge", full_only=True)
-    claims.check("gamma.ok", ref="none", statement="judged in quick mode", measured=1.0, target=1.0,
+    claims.check("gamma.ok", evidence="empirical", ref="none", statement="judged in quick mode", measured=1.0, target=1.0,
                  tolerance=0.0, kind="abs")
     claims.save()
     """
@@ -99,7 +99,7 @@ def test_a_new_declaration_re_judges_the_cached_quick_run(tmp_path, monkeypatch)
     body = """\
     from gdln.book.claims import Claims, load_guards
     claims = Claims("delta", mode, guards=load_guards("delta"))
-    claims.check("delta.v", ref="none", statement="a value", measured=0.5, target=0.9, tolerance=0.1, kind="ge",
+    claims.check("delta.v", evidence="empirical", ref="none", statement="a value", measured=0.5, target=0.9, tolerance=0.1, kind="ge",
                  full_only=True)
     claims.save()
     """

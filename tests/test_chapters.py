@@ -118,3 +118,19 @@ def test_built_page_shows_no_parameters_cell(name):
         pytest.skip(f"{page} not built (python -m gdln.book build)")
     text = page.read_text(encoding="utf-8")
     assert "# Parameters" not in text and "Run this chapter" in text
+
+
+def test_every_claim_says_what_kind_of_evidence_it_is():
+    """Issue 10: each claim is a consistency check (the code against the math) or an empirical claim about
+    trained networks; the chapters must say which, and the classification of the exact checks is pinned."""
+    from gdln.book.claims import EVIDENCE
+
+    kinds = {c["id"]: c.get("evidence") for name in CHAPTERS for c in manifest(name)}
+    assert kinds and all(v in EVIDENCE for v in kinds.values()), {k: v for k, v in kinds.items() if v not in EVIDENCE}
+    # exact by construction: identities, closed forms against the equation they solve, decoupled initial conditions
+    for cid in ("framework.path_gradient", "reduction.pathway_counting", "race.speedup", "routing.eq15_vs_decoupled",
+                "dln.chain_d1", "dln.qqt_exact"):
+        assert kinds[cid] == "consistency", cid
+    # what trained networks do, from random weights or real data
+    for cid in ("routing.random_vs_theory", "xor.relu_vs_analytic", "mnist.transfer_threshold", "dln.modes_random"):
+        assert kinds[cid] == "empirical", cid

@@ -119,7 +119,7 @@ MNIST = _chapter("Mnist", COMMON, """
     from gdln.data import load_mnist
     x, y = load_mnist("test")
     claims = Claims("mnist", mode)
-    claims.check("mnist.count", ref="none", statement=f"the test set has {len(y)} images.", measured=len(y),
+    claims.check("mnist.count", evidence="empirical", ref="none", statement=f"the test set has {len(y)} images.", measured=len(y),
                  target=10000, tolerance=0)
     claims.save()
     """)
@@ -128,7 +128,7 @@ MNIST = _chapter("Mnist", COMMON, """
 EPSILON = _chapter("Epsilon", COMMON, """
     from gdln.book.claims import Claims
     claims = Claims("epsilon", mode)
-    claims.check("epsilon.seed", ref="none", statement="the seed.", measured=seed, target=seed, tolerance=0)
+    claims.check("epsilon.seed", evidence="empirical", ref="none", statement="the seed.", measured=seed, target=seed, tolerance=0)
     print("claims written to", claims.save())
     """)
 

@@ -220,7 +220,7 @@ def test_chapter_validates_resolves_and_provides(tmp_path, monkeypatch):
         box = ch._repr_html_()
         assert "Run this chapter" in box and ch.command() in box and "admonition" in box
         assert "Run this chapter" in repr(ch)
-        ch.claims.check("alpha.x", ref="-", statement="-", measured=0.0, target=0.0, tolerance=0.0)
+        ch.claims.check("alpha.x", evidence="empirical", ref="-", statement="-", measured=0.0, target=0.0, tolerance=0.0)
         assert "alpha.x" in repr(ch.finish()) and (tmp_path / "alpha.json").exists()
     finally:
         torch.set_num_threads(threads)

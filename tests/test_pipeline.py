@@ -20,7 +20,7 @@ def chapter(body: str, params: str = 'mode = "quick"\nseed = 0\ndevice = "auto"\
 SAVE = """\
 from gdln.book.claims import Claims
 claims = Claims("alpha", mode)
-claims.check("alpha.steps", ref="none", statement="steps is positive", measured=steps, target=0,
+claims.check("alpha.steps", evidence="empirical", ref="none", statement="steps is positive", measured=steps, target=0,
              tolerance=0, kind="ge")
 claims.save()
 """

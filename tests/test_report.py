@@ -104,7 +104,7 @@ def test_check_displays_the_badge_once_in_ipython(tmp_path):
     try:
         claims = Claims("alpha", "quick", out_dir=tmp_path)
         with capture_output() as shown:
-            claim = claims.check("alpha.one", ref="Eq. 1", statement="s", measured=1.0, target=1.0, tolerance=0.1)
+            claim = claims.check("alpha.one", evidence="empirical", ref="Eq. 1", statement="s", measured=1.0, target=1.0, tolerance=0.1)
         assert len(shown.outputs) == 1
         assert 'id="claim-alpha-one"' in shown.outputs[0].data["text/html"]
         assert "[PASS] claim alpha.one" in shown.outputs[0].data["text/plain"]
@@ -118,7 +118,7 @@ def test_check_displays_the_badge_once_in_ipython(tmp_path):
 
 
 def test_check_outside_ipython_shows_nothing(tmp_path, capsys):
-    Claims("alpha", "quick", out_dir=tmp_path).check("alpha.one", ref="r", statement="s", measured=1.0,
+    Claims("alpha", "quick", out_dir=tmp_path).check("alpha.one", evidence="empirical", ref="r", statement="s", measured=1.0,
                                                      target=1.0, tolerance=0.1)
     assert capsys.readouterr().out == ""
 
@@ -142,17 +142,17 @@ RECORD = {"chapter": "alpha", "parameters": {"mode": "quick", "seed": 0, "device
 
 
 def claim(id: str, status: str, measured: float = 1.0, statement: str = "First sentence. Second one.",
-          note: str = "") -> dict:
+          note: str = "", evidence: str = "empirical") -> dict:
     return {"id": id, "ref": "Eq. 3", "statement": statement, "measured": measured, "target": 1.0,
             "tolerance": 0.1, "kind": "abs", "passed": {"pass": True, "fail": False, "deviates": False}.get(status),
-            "status": status, "mode": "quick", "note": note}
+            "status": status, "mode": "quick", "note": note, "evidence": evidence}
 
 
 @pytest.fixture
 def chapters() -> list[ChapterClaims]:
     """alpha: one claim of each status; beta: not executed; gamma: one pass."""
     return [ChapterClaims("alpha", "The alpha chapter", [
-                claim("alpha.one", "pass", statement="Only one sentence"),
+                claim("alpha.one", "pass", statement="Only one sentence", evidence="consistency"),
                 claim("alpha.two", "full-only", 1.5),
                 claim("alpha.three", "fail", 3.0, note="why it matters"),
                 claim("alpha.four", "deviates", 1.2, note="n. Known deviation: the reason")], RECORD),
@@ -188,6 +188,24 @@ def test_report_table_links_to_the_chapters_anchors_failures_first(chapters):
     assert '<a href="gamma.html#claim-gamma-one">' in text
     assert "<b>3</b> vs 1 \u00b1 0.1" in text  # measured vs criterion in one cell
     assert "\u221219.00" in text  # margin of 3.0 vs 1 +- 0.1: (0.1 - 2) / 0.1
+
+
+def test_report_says_what_kind_of_evidence_each_claim_is(chapters):
+    text = report_text(chapters)
+    assert "Of all claims, 4 test what the paper says trained networks do (*empirical*) and 1 test" in text
+    row = re.search(r'id="report-claim-alpha-one">.*?</tr>', text).group(0)
+    assert '<span class="gdln-evidence gdln-evidence-consistency">consistency</span>' in row
+    old = [ChapterClaims("alpha", "alpha", [{k: v for k, v in claim("alpha.one", "pass").items() if k != "evidence"}],
+                         RECORD)]
+    assert "kind not recorded" in report_text(old)  # a manifest written before the field existed
+
+
+def test_check_rejects_an_unknown_kind_of_evidence(tmp_path):
+    with pytest.raises(ValueError, match=r"evidence='exact' for claim 'alpha.one' is invalid; expected one of"):
+        Claims("alpha", "quick", out_dir=tmp_path).check("alpha.one", evidence="exact", ref="r", statement="s",
+                                                         measured=1.0, target=1.0, tolerance=0.1)
+    assert Claims("alpha", "quick").check("alpha.two", evidence="consistency", ref="r", statement="s", measured=1.0,
+                                          target=1.0, tolerance=0.0).evidence == "consistency"
 
 
 def test_report_folds_all_but_the_first_sentence(chapters):
@@ -242,7 +260,7 @@ CHAPTER = FRONT_MATTER + textwrap.dedent("""\
     ```{code-cell} ipython3
     from gdln.book.claims import Claims
     claims = Claims("alpha", mode)
-    claims.check("alpha.steps", ref="Eq. 1", statement="One is one. Always.", measured=1, target=1, tolerance=0)
+    claims.check("alpha.steps", evidence="empirical", ref="Eq. 1", statement="One is one. Always.", measured=1, target=1, tolerance=0)
     ```
 
     ```{code-cell} ipython3

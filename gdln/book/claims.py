@@ -26,6 +26,16 @@ The *margin* of a claim (:func:`margin`) puts every comparison on one axis: how 
 or outside (negative) its criterion the measured value lies, in units of the slack the criterion
 allows; 0 is the boundary and 1 is the target itself. :meth:`Claims.check` shows each claim where it is
 made, in a notebook, as a one-line badge whose HTML id (:func:`anchor`) the Reproduction report links to.
+
+Every claim also says what kind of evidence it is (``evidence``, one of :data:`EVIDENCE`):
+
+- ``"consistency"``: an identity or a test of the code against the math, which holds by construction when
+  the code is right (the path-form gradient against autograd, the reduction from decoupled initial
+  conditions, a closed form against numerical integration of the very equation it solves);
+- ``"empirical"``: a statement about what trained networks do that could have come out otherwise (transfer
+  thresholds, networks from small random weights following the reduced equations, accuracies).
+
+The report shows the kind beside each claim, so a reader sees which claims test the paper's findings.
 """
 
 from __future__ import annotations
@@ -43,13 +53,16 @@ from typing import Any, Literal
 from gdln.util.files import REPO_ROOT, atomic_write_json
 
 __all__ = ["KINDS", "MODES", "STATUSES", "Claim", "compare", "margin", "one_grid_step", "anchor", "criterion_text", "badge_html",
-           "Claims", "ClaimsTable", "BOUNDS_DIR", "bounds_dir", "load_guards"]
+           "Claims", "ClaimsTable", "BOUNDS_DIR", "bounds_dir", "load_guards", "EVIDENCE"]
 
 Kind = Literal["abs", "rel", "le", "ge"]
 KINDS: tuple[str, ...] = ("abs", "rel", "le", "ge")
 MODES: tuple[str, ...] = ("quick", "full")
 #: Claim statuses and the ``passed`` value that goes with each.
 STATUSES: dict[str, bool | None] = {"pass": True, "fail": False, "deviates": False, "full-only": None}
+Evidence = Literal["consistency", "empirical"]
+#: What a claim tests: the code against the math (consistency) or the paper's findings about trained networks.
+EVIDENCE: tuple[str, ...] = ("consistency", "empirical")
 
 
 @dataclass(frozen=True)
@@ -69,6 +82,7 @@ class Claim:
     note: str = ""
     guard_expected: float | None = None  # quick-mode guard (gdln.book.bounds): declared value ...
     guard_tolerance: float | None = None  # ... and its bound from the spread over seeds
+    evidence: str = ""  # "consistency" | "empirical" (EVIDENCE); "" only in manifests written before it existed
 
     def _ipython_display_(self) -> None:
         """A claim is shown once, by :meth:`Claims.check`; displaying it again shows the badge without its id."""
@@ -251,7 +265,7 @@ class Claims:
 
     >>> claims = Claims("framework", mode="quick")
     >>> claims.check("framework.path_gradient", ref="Eqs. 3-4", statement="...",
-    ...              measured=3e-15, target=0.0, tolerance=1e-10, kind="abs")  # doctest: +SKIP
+    ...              measured=3e-15, target=0.0, tolerance=1e-10, evidence="consistency")  # doctest: +SKIP
     >>> claims.save()  # doctest: +SKIP
     """
 
@@ -271,11 +285,17 @@ class Claims:
         self.guards = dict(guards or {}) if mode == "quick" else {}
 
     def check(self, id: str, *, ref: str, statement: str, measured: float, target: float,
-              tolerance: float, kind: Kind = "abs", full_only: bool = False, note: str = "",
-              known_deviation: str = "") -> Claim:
-        """Record a claim and return it (its ``passed`` says whether it held)."""
+              tolerance: float, evidence: Evidence, kind: Kind = "abs", full_only: bool = False,
+              note: str = "", known_deviation: str = "") -> Claim:
+        """Record a claim and return it (its ``passed`` says whether it held).
+
+        ``evidence`` says what the claim tests (:data:`EVIDENCE`): ``"consistency"`` for an identity or the code
+        against the math, ``"empirical"`` for what trained networks do.
+        """
         if "." not in id:
             raise ValueError(f"claim id {id!r} should look like '<topic>.<name>'")
+        if evidence not in EVIDENCE:
+            raise ValueError(f"evidence={evidence!r} for claim {id!r} is invalid; expected one of {EVIDENCE}")
         if any(c.id == id for c in self.claims):
             raise ValueError(f"claim {id!r} recorded twice in chapter {self.chapter!r}")
         measured, target, tolerance = float(measured), float(target), float(tolerance)
@@ -303,7 +323,7 @@ class Claims:
         claim = Claim(id=id, ref=ref, statement=statement, measured=measured, target=target,
                       tolerance=tolerance, kind=kind, passed=passed, status=status, mode=self.mode,
                       note=note, guard_expected=None if g is None else float(g["expected"]),
-                      guard_tolerance=None if g is None else float(g["tolerance"]))
+                      guard_tolerance=None if g is None else float(g["tolerance"]), evidence=evidence)
         self.claims.append(claim)
         if _display(asdict(claim), with_id=True):
             claim.__dict__["_shown"] = True  # so that a cell ending in check(...) does not show it twice
@@ -346,9 +366,10 @@ class ClaimsTable:
         if r.get("note"):
             statement = f"{statement} ({r['note']})"
         return [r["id"], r["ref"], r["status"].upper(), _fmt(r["measured"]), _fmt(r["target"]),
-                f"{_SYMBOL.get(r['kind'], r['kind'])} {_fmt(r['tolerance'])}", r["mode"], statement]
+                f"{_SYMBOL.get(r['kind'], r['kind'])} {_fmt(r['tolerance'])}", r["mode"], r.get("evidence") or "-",
+                statement]
 
-    HEAD = ["claim", "paper", "status", "measured (m)", "target (t)", "criterion", "mode", "statement"]
+    HEAD = ["claim", "paper", "status", "measured (m)", "target (t)", "criterion", "mode", "evidence", "statement"]
 
     def _repr_html_(self) -> str:
         out = ['<table class="gdln-claims"><thead><tr>']

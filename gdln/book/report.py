@@ -27,7 +27,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from gdln.book.archive import Entry, duration, standing
-from gdln.book.claims import STATUS_CLASS, STATUSES, anchor, criterion_text, margin
+from gdln.book.claims import EVIDENCE, STATUS_CLASS, STATUSES, anchor, criterion_text, margin
 from gdln.book.claims import _short as short_number
 from gdln.book.runner import _paths, read_record
 from gdln.figures.style import PALETTE, use_style
@@ -157,6 +157,12 @@ def _summary(chapters: list[ChapterClaims]) -> str:
                      "with the reason given.")
     if total["full-only"]:
         lines.append(f"{_plural(total['full-only'], 'claim is', 'claims are')} judged only at the paper's scale.")
+    every = [c for ch in chapters for c in (ch.claims or [])]
+    kinds = {k: sum(c.get("evidence") == k for c in every) for k in EVIDENCE}
+    if any(kinds.values()):
+        lines.append(f"Of all claims, {kinds['empirical']} test what the paper says trained networks do "
+                     f"(*empirical*) and {kinds['consistency']} test the code against the math, identities that "
+                     "hold by construction when the code is right (*consistency*).")
     head = "".join(f"<th>{s}</th>" for s in SUMMARY_ORDER)
     rows = []
     for ch in chapters:
@@ -232,7 +238,9 @@ def _claims_table(chapters: list[ChapterClaims]) -> str:
             f'<tr class="{STATUS_CLASS.get(c["status"], "claim-full-only")}" id="report-{anchor(c["id"])}">'
             f'<td>{_status(c["status"])}</td>'
             f'<td><a href="{esc(ch.name)}.html#{anchor(c["id"])}"><code>{esc(c["id"])}</code></a>'
-            f'<br><span class="gdln-chapter">{esc(ch.name)}</span></td>'
+            f'<br><span class="gdln-chapter">{esc(ch.name)}</span>'
+            f'<br><span class="gdln-evidence gdln-evidence-{esc(c.get("evidence") or "none")}">'
+            f'{esc(c.get("evidence") or "kind not recorded")}</span></td>'
             f'<td>{esc(c["ref"])}</td>'
             f'<td class="gdln-mvc"><b>{esc(short_number(c["measured"]))}</b> vs {esc(crit)}</td>'
             f'<td class="gdln-margin">{_margin_text(_margin(c))}</td>'
