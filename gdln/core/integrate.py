@@ -5,7 +5,8 @@ Training time is measured in units of the time constant ``tau`` of ``tau dW/dt =
 at given times: the full gated network (Eqs. 2-4), the reduced mode dynamics (Eq. 10), Eq. 21 of
 the deep linear network, the routing equations (Eqs. 13-15, 44-46), the P-sharing equations
 (Eqs. 16-17) and the routing engine's float64 flow all go through it, so ``solve_ivp`` is called in
-this one place. :func:`gd_schedule` gives the Euler (gradient descent) steps that land exactly on the
+this one place (and :func:`ode_first_crossing`, the time at which a quantity first reaches a level).
+:func:`gd_schedule` gives the Euler (gradient descent) steps that land exactly on the
 sample times, and :func:`check_times` validates sample times.
 """
 
@@ -15,7 +16,7 @@ import numpy as np
 from scipy.integrate import solve_ivp
 from torch import Tensor
 
-__all__ = ["check_times", "gd_schedule", "ode_samples"]
+__all__ = ["check_times", "gd_schedule", "ode_samples", "ode_first_crossing"]
 
 
 def check_times(t_eval) -> np.ndarray:
@@ -65,3 +66,30 @@ def ode_samples(fun, y0: np.ndarray, times, *, solver: str, rtol: float, atol: f
     if not sol.success:
         raise RuntimeError(f"integration of {what} failed ({solver}): {sol.message}")
     return sol.y.T
+
+
+def ode_first_crossing(fun, y0: np.ndarray, level, *, t_max: float, solver: str, rtol: float, atol: float,
+                       what: str = "the ODE") -> tuple[float, np.ndarray]:
+    """The first time at which ``level(y)`` rises through zero along ``dy/dt = fun(t, y)``, ``y(0) = y0``,
+    and the state then: ``(t, y(t))``.
+
+    A learning time: ``level(y) = a(y) - a_target`` for a mode strength ``a``. Located by the solver's
+    event finder (root of the dense output, to the solver's tolerance). ``ValueError`` if ``level(y0) >= 0``
+    (nothing to cross) or ``t_max`` is not positive; ``RuntimeError`` naming ``what`` if the solver fails or
+    the level is not reached by ``t_max``.
+    """
+    if not (np.isfinite(t_max) and t_max > 0):
+        raise ValueError(f"t_max={t_max!r} is invalid; expected a positive finite time")
+    y0 = np.asarray(y0, dtype=np.float64)
+    if level(y0) >= 0:
+        raise ValueError(f"the level is already reached at t = 0 ({level(y0)!r} >= 0) for {what}; nothing to cross")
+
+    def event(_t, y):
+        return level(y)
+    event.terminal, event.direction = True, 1.0
+    sol = solve_ivp(fun, (0.0, float(t_max)), y0, method=solver, events=event, rtol=rtol, atol=atol)
+    if not sol.success:
+        raise RuntimeError(f"integration of {what} failed ({solver}): {sol.message}")
+    if not sol.t_events[0].size:
+        raise RuntimeError(f"{what} did not reach the level by t_max = {t_max:g}")
+    return float(sol.t_events[0][0]), np.asarray(sol.y_events[0][0])

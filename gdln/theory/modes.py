@@ -21,7 +21,7 @@ import numpy as np
 
 from gdln.core.integrate import check_times, ode_samples
 
-__all__ = ["network_flow", "mode_strengths", "decoupled_init", "silent_alignment_a0"]
+__all__ = ["flow_field", "network_flow", "mode_strengths", "decoupled_init", "silent_alignment_a0"]
 
 
 def _product(Ws: list[np.ndarray], lo: int, hi: int, n: int) -> np.ndarray:
@@ -32,9 +32,15 @@ def _product(Ws: list[np.ndarray], lo: int, hi: int, n: int) -> np.ndarray:
     return out
 
 
-def network_flow(Ws0: list[np.ndarray], Syx: np.ndarray, tau: float, t, *, rtol: float = 1e-12,
-                 atol: float = 1e-14) -> list[list[np.ndarray]]:
-    """Gradient flow of ``W_D ... W_1`` on ``Sigma^yx`` (whitened inputs) at times ``t``: one list of layers per time."""
+def flow_field(Ws0: list[np.ndarray], Syx: np.ndarray, tau: float, Sxx: np.ndarray | None = None):
+    """The gradient flow of ``W_D ... W_1`` on ``Sigma^yx`` as a vector field on the flattened layers.
+
+    ``tau dW_k/dt = (W_D ... W_{k+1})^T (Sigma^yx - W Sigma^x) (W_{k-1} ... W_1)^T``, with whitened inputs
+    (``Sigma^x = I``) unless ``Sxx`` is given.
+
+    Returns ``(f, y0, unpack)``: ``f(t, y)`` for an ODE solver, the flattened ``Ws0`` and the inverse of the
+    flattening. Products above and below each layer are accumulated once per call (``O(D)`` products).
+    """
     Ws0 = [np.asarray(W, dtype=float) for W in Ws0]
     if not Ws0 or any(Ws0[k + 1].shape[1] != Ws0[k].shape[0] for k in range(len(Ws0) - 1)):
         raise ValueError(f"layer shapes {[W.shape for W in Ws0]} do not chain; expected W_k of shape (N_k, N_(k-1))")
@@ -43,22 +49,33 @@ def network_flow(Ws0: list[np.ndarray], Syx: np.ndarray, tau: float, t, *, rtol:
     shapes, sizes = [W.shape for W in Ws0], [W.size for W in Ws0]
     cuts = np.cumsum([0, *sizes])
     D, n_in = len(Ws0), Ws0[0].shape[1]
+    if Sxx is not None and np.shape(Sxx) != (n_in, n_in):
+        raise ValueError(f"Sigma^x has shape {np.shape(Sxx)}; expected ({n_in}, {n_in})")
 
     def unpack(y):
         return [y[cuts[k]:cuts[k + 1]].reshape(shapes[k]) for k in range(D)]
 
     def f(_t, y):
         Ws = unpack(y)
-        E = Syx - _product(Ws, 0, D, n_in)
-        grads = []
-        for k in range(D):
-            above = _product(Ws, k + 1, D, Ws[k].shape[0])
-            below = _product(Ws, 0, k, n_in)
-            grads.append((above.T @ E @ below.T).ravel() / tau)
+        below = [np.eye(n_in)]  # below[k] = W_{k-1} ... W_1
+        for W in Ws:
+            below.append(W @ below[-1])
+        E = Syx - (below[-1] if Sxx is None else below[-1] @ Sxx)
+        grads, above = [None] * D, np.eye(Ws[-1].shape[0])  # above = W_D ... W_{k+1}
+        for k in range(D - 1, -1, -1):
+            grads[k] = (above.T @ E @ below[k].T).ravel() / tau
+            above = above @ Ws[k]
         return np.concatenate(grads)
 
-    Y = ode_samples(f, np.concatenate([W.ravel() for W in Ws0]), check_times(t), solver="DOP853", rtol=rtol,
-                    atol=atol, what=f"the depth-{D} linear network")
+    return f, np.concatenate([W.ravel() for W in Ws0]), unpack
+
+
+def network_flow(Ws0: list[np.ndarray], Syx: np.ndarray, tau: float, t, *, rtol: float = 1e-12,
+                 atol: float = 1e-14) -> list[list[np.ndarray]]:
+    """Gradient flow of ``W_D ... W_1`` on ``Sigma^yx`` (whitened inputs) at times ``t``: one list of layers per time."""
+    f, y0, unpack = flow_field(Ws0, Syx, tau)
+    Y = ode_samples(f, y0, check_times(t), solver="DOP853", rtol=rtol, atol=atol,
+                    what=f"the depth-{len(Ws0)} linear network")
     return [unpack(y) for y in Y]
 
 
