@@ -55,3 +55,23 @@ def test_explorer_mode_is_lazy_and_unchanged():
     a = explorer.race_curves(4, 4, 0.1, 4, n_t=200)
     b = explorer.race_curves(4, 4, 0.1, 4, S=float(m.s[0]), D=float(m.d[0]), n_t=200)
     np.testing.assert_array_equal(a["B2"], b["B2"])
+
+
+def test_chain_explorer_curves_are_the_chain_flow_and_refuse_a_finished_start():
+    from gdln.theory.dln import chain_ode
+    c = explorer.chain_curves(3, 0.5, 2.0, 4.0, depths=(1, 2, 3, 4))
+    t, frac = c["curves"][2]
+    # the quadrature curve is the gradient flow of the chain itself: integrate to a few of its times
+    idx = [5, len(t) // 2, len(t) - 10]
+    a = chain_ode(3, 4.0, 2.0, 0.5, 1.0, t[idx]).numpy() * 2.0 / 4.0
+    np.testing.assert_allclose(a, frac[idx], rtol=1e-6)
+    assert c["t_half_D"] == c["t_half"][2]
+    # from b0 < 1 deeper chains wait longer beyond D = 2
+    assert np.all(np.diff(c["t_half"][1:]) > 0)
+    with pytest.raises(ValueError, match="b0=1.0"):
+        explorer.chain_curves(2, 1.0, 4.0, 4.0)
+    with pytest.raises(ValueError, match="D=0"):
+        explorer.chain_curves(0, 0.3)
+    pytest.importorskip("ipywidgets")
+    w = explorer.chain_explorer(D=3, b0=0.3, lam=1.0)
+    assert len(w.children) == 2

@@ -11,6 +11,7 @@ from gdln.core.dynamics import train
 from gdln.core.network import loss, path_weight
 from gdln.engines.relu import init_relu, train_relu
 from gdln.core.statistics import path_statistics
+from gdln.tasks import xor
 from gdln.tasks.xor import XOR_D, XOR_S, context_data, context_dln_graph, context_gated_data, context_gdln_graph, expected_relu_a0, max_loss_sensitivity, pathway_strengths, relu_a0_samples, relu_effective_a0, relu_kappa, xor_analytic_a, xor_analytic_loss, xor_data, xor_decoupled_init, xor_gated_data, xor_graph
 from helpers import F64, close
 
@@ -136,3 +137,75 @@ def test_bad_inputs():
         expected_relu_a0(128, 0.0)
     with pytest.raises(ValueError, match="expected W1"):
         relu_effective_a0(torch.zeros(3, 3), torch.zeros(1, 3))
+
+
+# ---------------------------------------------------------------- XoR with a margin (the talk)
+
+def test_margin_data_is_separable_with_margin_delta_and_no_more():
+    delta = 0.7
+    x, y = xor.margin_xor_data(delta)
+    assert torch.equal(x[:, :2], xor.xor_data()[0]) and torch.equal(y, xor.xor_data()[1])
+    assert torch.allclose(y[:, 0] * x[:, 2], torch.full((4,), delta, dtype=torch.float64))   # w = e_3: margin delta
+    w = torch.randn(20000, 3, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    w = w / w.norm(dim=1, keepdim=True)
+    margins = (y[:, 0] * (w @ x.T)).min(dim=1).values
+    assert float(margins.max()) <= delta + 1e-12   # no direction separates with a larger margin
+    assert torch.equal(xor.margin_xor_data(0.0)[0][:, 2], torch.zeros(4, dtype=torch.float64))
+
+
+def test_margin_pathway_singular_values_are_those_of_the_gated_data_sets():
+    delta = 1.3
+    x, y = xor.margin_xor_data(delta)
+    s_example, s_class = xor.margin_pathway_singular_values(delta)
+    one = y[0:1].T @ x[0:1] / 4                               # gate on example 0 only
+    cls = y[[0, 2]].T @ x[[0, 2]] / 4                         # gate on both examples of class +1
+    assert torch.linalg.svdvals(one)[0].item() == pytest.approx(s_example, rel=1e-12)
+    assert torch.linalg.svdvals(cls)[0].item() == pytest.approx(s_class, rel=1e-12)
+    assert torch.allclose(cls[0, :2], torch.zeros(2, dtype=torch.float64))   # the class pathway reads x_3 only
+
+
+def test_race_threshold_is_where_the_two_pathways_are_equally_fast():
+    d = xor.margin_race_threshold()
+    s_e, s_c = xor.margin_pathway_singular_values(d)
+    assert s_e == pytest.approx(s_c, rel=1e-12)
+    assert xor.margin_pathway_singular_values(0.9 * d)[0] > xor.margin_pathway_singular_values(0.9 * d)[1]
+    assert xor.margin_pathway_singular_values(1.1 * d)[0] < xor.margin_pathway_singular_values(1.1 * d)[1]
+
+
+def test_nonlinear_share_is_one_for_per_example_units_and_zero_for_a_margin_readout():
+    delta = 0.9
+    x, y = xor.margin_xor_data(delta)
+    x0 = torch.cat([x[:, :2], torch.zeros(4, 1, dtype=torch.float64)], dim=1)
+
+    def forward(W1, W2, inp):
+        return torch.relu(inp @ W1.T) @ W2.T
+
+    # one unit per example along x_k (active on it alone: neighbours are orthogonal in x_12, x_3 = -+delta^2),
+    # output weights that fit y exactly
+    W1 = x / x.norm(dim=1, keepdim=True)
+    h = torch.relu(x @ W1.T)
+    W2 = torch.linalg.solve(h, y).T
+    assert torch.allclose(forward(W1, W2, x), y)
+    share = xor.nonlinear_share(forward(W1, W2, x), forward(W1, W2, x0), y, delta)
+    assert share.item() == pytest.approx(1.0, rel=1e-12)
+    # two units, +-e_3, read the margin coordinate only
+    W1 = torch.tensor([[0.0, 0.0, 1.0], [0.0, 0.0, -1.0]], dtype=torch.float64)
+    W2 = torch.tensor([[1 / delta, -1 / delta]], dtype=torch.float64)
+    assert torch.allclose(forward(W1, W2, x), y)
+    assert xor.nonlinear_share(forward(W1, W2, x), forward(W1, W2, x0), y, delta).item() == 0.0
+
+
+def test_transition_margin_interpolates_and_refuses_a_grid_that_does_not_bracket():
+    d = [0.0, 1.0, 2.0]
+    share = torch.tensor([[1.0, 0.9], [0.6, 0.4], [0.0, 0.1]])
+    assert torch.allclose(xor.transition_margin(d, share), torch.tensor([1.0 + 0.1 / 0.6, 0.8], dtype=torch.float64))
+    with pytest.raises(ValueError, match="bracket"):
+        xor.transition_margin(d, torch.tensor([1.0, 0.9, 0.7]))
+    with pytest.raises(ValueError, match="increasing"):
+        xor.transition_margin([0.0, 0.0, 1.0], torch.tensor([1.0, 0.4, 0.1]))
+
+
+@pytest.mark.parametrize("bad", [-0.1, float("nan"), True, "1"])
+def test_margin_refuses_a_bad_delta(bad):
+    with pytest.raises(ValueError, match="delta="):
+        xor.margin_xor_data(bad)

@@ -1,4 +1,6 @@
-"""An interactive explorer of the neural race (Sec. 4.2, Eqs. 13-17): sliders for M, K, sigma_0, P.
+"""Interactive explorers: the neural race (Sec. 4.2, Eqs. 13-17: sliders for M, K, sigma_0, P) and one
+singular mode of a deep linear network (the talk: sliders for the depth D, the initial weight b0 and the
+input variance lambda).
 
 :func:`race_figure` draws the reduced-ODE predictions for one setting (pure, testable);
 :func:`race_explorer` wraps it in ipywidgets so that moving a slider redraws at once in a live kernel.
@@ -14,6 +16,16 @@ What is drawn, for ``M`` domains with ``K`` trained outputs per input, initial s
   shared pathway. With ``K = M`` these are Eqs. 16-17 at ``P = 1``, ``P`` and ``M**2``.
 - right: the time for ``B2`` to rise half-way, against ``P``, for every allowed ``P`` (block schemes),
   with the shared pathway marked: the race is won by the fastest, the most shared.
+
+:func:`chain_figure` / :func:`chain_explorer`: a balanced chain of ``D`` weights, each starting at ``b0``,
+on a mode of strength ``s`` and input variance ``lambda`` (``tau da/dt = D a^(2 - 2/D) (s - lambda a)``,
+:mod:`gdln.theory.dln`):
+
+- left: ``a(t)`` as a fraction of its final value ``s/lambda``, for the chosen ``D`` and for ``D = 1, 2``
+  from the same ``b0`` (exponential, sigmoid), on a logarithmic time axis;
+- right: the time to half of the final value against depth (:func:`gdln.theory.depth.chain_learning_time`,
+  exact quadrature), the chosen depth marked: from ``b0 < 1`` deeper chains wait longer, from ``b0 = 1`` they
+  do not.
 """
 
 from __future__ import annotations
@@ -26,6 +38,7 @@ import numpy as np
 from gdln.figures.panels import block_size_ok
 from gdln.figures.style import PALETTE, figure
 from gdln.tasks.routing import routing_task, task_modes
+from gdln.theory.depth import chain_learning_time
 from gdln.theory.sharing import (
     allowed_P,
     block_size,
@@ -34,7 +47,8 @@ from gdln.theory.sharing import (
     race_rates,
 )
 
-__all__ = ["top_mode", "race_curves", "race_figure", "race_explorer"]
+__all__ = ["top_mode", "race_curves", "race_figure", "race_explorer", "chain_half_time", "chain_curves",
+           "chain_figure", "chain_explorer"]
 
 
 @lru_cache(maxsize=None)
@@ -154,3 +168,103 @@ def race_explorer(M: int = 10, K: int = 10, sigma0: float = 0.2, P: int = 4, *, 
 
     out = w.interactive_output(_draw, {"M": mw, "K": kw, "sigma0": sw, "P": pw})
     return w.VBox([w.HBox([mw, kw]), w.HBox([sw, pw]), out])
+
+
+# ---------------------------------------------------------------- one mode of a deep linear network
+
+def _check_chain(D, b0, lam, s):
+    if isinstance(D, bool) or not isinstance(D, (int, np.integer)) or not 1 <= D <= 64:
+        raise ValueError(f"D={D!r} is invalid; expected an integer depth 1 <= D <= 64")
+    for name, v in (("b0", b0), ("lam", lam), ("s", s)):
+        if isinstance(v, bool) or not isinstance(v, (int, float, np.floating)) or not (np.isfinite(v) and v > 0):
+            raise ValueError(f"{name}={v!r} is invalid; expected a positive finite number")
+    if b0 ** D >= s / (2 * lam):
+        raise ValueError(f"b0={b0!r} is invalid for D={D}, s={s!r}, lam={lam!r}: the chain starts at "
+                         f"b0^D = {b0 ** D:.3g}, past half its final value s/lam; expected b0^D < {s / (2 * lam):.3g}")
+
+
+def _chain_time(D: int, b0: float, lam: float, s: float, frac, tau: float = 1.0) -> float:
+    # With a' = lam a the chain is tau' da'/dt = a'^(2 - 2/D) (s - a'), tau' = tau lam^(1 - 2/D) / D: the
+    # equation of gdln.theory.depth.chain_learning_time, which computes the time to reach frac * s.
+    return chain_learning_time(D, s, lam * b0 ** D, tau=tau * lam ** (1 - 2 / D) / D, frac=frac)
+
+
+def chain_half_time(D: int, b0: float, lam: float = 1.0, s: float = 4.0, tau: float = 1.0) -> float:
+    """Time for a balanced chain from ``b_k = b0`` to reach half of ``s/lam``
+    (``tau da/dt = D a^(2 - 2/D) (s - lam a)``), by exact quadrature (:func:`gdln.theory.depth.chain_learning_time`)."""
+    _check_chain(D, b0, lam, s)
+    return _chain_time(D, b0, lam, s, 0.5, tau)
+
+
+def chain_curves(D: int, b0: float, lam: float = 1.0, s: float = 4.0, *, depths: Sequence[int] = tuple(range(1, 11)),
+                 n_a: int = 120) -> dict:
+    """The numbers behind :func:`chain_figure`: ``{"curves": [(t, a / (s/lam)) for D = 1, 2 and the chosen D]``
+    (``None`` where the chain starts past half of ``s/lam``), ``"labels", "depths", "t_half" (len(depths),),
+    "t_half_D"}``. Each curve is exact: the time to reach each strength of a grid, by quadrature (integrating the
+    flow itself past its saturation is stiff)."""
+    _check_chain(D, b0, lam, s)
+    depths = [d for d in depths if b0 ** d < s / (2 * lam)]
+    t_half = np.array([chain_half_time(d, b0, lam, s) for d in depths])
+    curves = []
+    for d in (1, 2, D):
+        f0 = lam * b0 ** d / s
+        if f0 >= 0.5:
+            curves.append(None)
+            continue
+        fr = 1 - np.geomspace(1 - f0, 1e-3, n_a)[1:]          # fractions of s/lam, dense near the start and the end
+        fr = np.concatenate([np.geomspace(f0, fr[0], 20)[1:-1], fr]) if fr[0] > f0 * 1.01 else fr
+        t = np.array([_chain_time(d, b0, lam, s, float(f)) for f in fr])
+        curves.append((np.concatenate([[0.0], t]), np.concatenate([[f0], fr])))
+    return {"curves": curves, "labels": ("D = 1", "D = 2", f"D = {D}"), "depths": np.array(depths),
+            "t_half": t_half, "t_half_D": chain_half_time(D, b0, lam, s)}
+
+
+def chain_figure(D: int = 4, b0: float = 0.3, lam: float = 1.0, s: float = 4.0, *, footer: str | None = None):
+    """Figure of one mode's trajectory for a chain of depth ``D`` (see the module docstring). Returns it."""
+    c = chain_curves(D, b0, lam, s)
+    fig, ax = figure(2, 1, width=9.5, height=3.6)
+    colours = (PALETTE["orange"], PALETTE["green"], PALETTE["blue"])
+    for q, cur in enumerate(c["curves"]):
+        if cur is not None:
+            ax[0, 0].semilogx(cur[0][1:], cur[1][1:], color=colours[q], lw=2.0 if q == 2 else 1.2, label=c["labels"][q])
+    ax[0, 0].axvline(c["t_half_D"], color=colours[2], lw=0.8, ls=":")
+    ax[0, 0].set(xlabel="training time t (units of tau)", ylabel="mode strength a / (s / lambda)", ylim=(0, 1.05),
+                 title=f"b0 = {b0:g}, lambda = {lam:g}, s = {s:g}")
+    ax[0, 0].legend(loc="upper left")
+    ax[0, 1].semilogy(c["depths"], c["t_half"], "o-", color=PALETTE["blue"], label="balanced chain (exact)")
+    ax[0, 1].semilogy([D], [c["t_half_D"]], "s", ms=9, mfc="none", color=PALETTE["red"], label=f"D = {D}")
+    ax[0, 1].set(xlabel="depth D (weights in the chain)", ylabel="time to half of s / lambda (units of tau)",
+                 title="learning time against depth")
+    ax[0, 1].legend(loc="best")
+    if footer:
+        fig.text(0.005, 0.002, footer, fontsize=6.5, color=PALETTE["grey"], ha="left", va="bottom",
+                 family="monospace")
+    return fig
+
+
+def chain_explorer(D: int = 4, b0: float = 0.3, lam: float = 1.0, s: float = 4.0):
+    """ipywidgets explorer: sliders for the depth D, the initial weight b0 and the input variance lambda.
+
+    Returns a ``VBox`` (controls over an ``Output``); the output holds the initial figure at once. A
+    setting whose chain starts past half its final value (``b0^D >= s / (2 lambda)``) draws nothing.
+    """
+    import ipywidgets as w
+    import matplotlib.pyplot as plt
+    from IPython.display import display
+
+    _check_chain(D, b0, lam, s)
+    dw = w.IntSlider(value=D, min=1, max=10, description="D")
+    bw = w.FloatLogSlider(value=b0, base=10, min=-1, max=0, step=0.02, description="b0", readout_format=".3f")
+    lw = w.FloatLogSlider(value=lam, base=10, min=-0.6, max=0.6, step=0.02, description="lambda",
+                          readout_format=".2f")
+
+    def _draw(D, b0, lam):
+        if b0 ** D >= s / (2 * lam):
+            print(f"b0^D = {b0 ** D:.3g} is already past half of s/lambda = {s / lam:.3g}: nothing to learn")
+            return
+        fig = chain_figure(D, b0, lam, s)
+        display(fig)
+        plt.close(fig)
+
+    out = w.interactive_output(_draw, {"D": dw, "b0": bw, "lam": lw})
+    return w.VBox([w.HBox([dw, bw, lw]), out])

@@ -23,6 +23,20 @@ i.i.d. ``N(0, sigma_0^2)`` weights gives ``E[a0] = N_h kappa sigma_0^2 / 4`` wit
 ``kappa = E[m_eff^2]/sigma_0^2 ~= 0.66`` (:func:`relu_kappa`), compared with ``1/2`` for a linear pathway
 of ``N_h/4`` units whose weights start random (the phase before pinning grows faster).
 
+**XoR with a margin (the talk's transition to nonlinearity).** A third input coordinate ``x_3 = Delta y``
+makes the four examples linearly separable with margin exactly ``Delta`` (no tilted plane does better:
+``sum_k y_k x_{12,k} = 0``), and the task is XoR again at ``Delta = 0`` (:func:`margin_xor_data`). A ReLU
+unit active on one example ``k`` is a two-layer pathway with ``Sigma^yx = y_k x_k^T / P``, singular value
+``|x_k| / P = sqrt(2 + Delta^2) / P``; a unit active on both examples of one class (for instance
+``w = e_3``) sees ``Sigma^yx = (1/P) sum_class y_k x_k^T = +-(2 Delta / P) e_3^T``, singular value
+``2 Delta / P``, and uses only the margin coordinate: a linear read-out of ``x_3`` through one gate per
+class. From small weights the pathway with the larger singular value grows first (Eq. 21's rate is
+``s``), so the race predicts per-example, nonlinear pathways below ``Delta* = sqrt(2/3)`` and class
+pathways above it (:func:`margin_pathway_singular_values`, :func:`margin_race_threshold`). Initial
+strengths ``a0 ~ c sigma_0^2`` that differ by a constant factor between the two kinds shift the crossing
+of the learning times ``ln(1/a0)/s`` by a relative ``O(1/ln(1/sigma_0))``: the threshold is reached as
+``sigma_0 -> 0``. :func:`nonlinear_share` measures which pathways carry a trained network's output.
+
 **Contextual classification (App. A.2).** Inputs uniform in ``[-1, 1]^2``; in context ``c`` the target is
 ``x_c``. Every drawn input is shown once in each context, so contexts have probability exactly 1/2
 and the least-squares limits of App. A.2 (``[1/2 1/2]`` for one pathway, ``[1 0]``, ``[0 1]`` for two
@@ -46,7 +60,8 @@ from gdln.theory.dln import dln_loss, dln_mode_trajectory
 __all__ = ["XOR_P", "XOR_S", "XOR_D", "xor_data", "xor_graph", "xor_gated_data", "xor_decoupled_init",
     "xor_analytic_a", "xor_analytic_loss", "pathway_strengths", "relu_effective_a0", "relu_kappa",
     "expected_relu_a0", "relu_a0_samples", "fit_a0", "max_loss_sensitivity", "context_data",
-    "context_dln_graph", "context_gdln_graph", "context_gated_data"]
+    "context_dln_graph", "context_gdln_graph", "context_gated_data", "margin_xor_data",
+    "margin_pathway_singular_values", "margin_race_threshold", "nonlinear_share", "transition_margin"]
 
 XOR_P = 4
 XOR_S = math.sqrt(2) / XOR_P   # nonlinear singular value of one pathway (App. A.1)
@@ -233,6 +248,74 @@ def max_loss_sensitivity() -> float:
     """``max_t |dL/d ln a0| = 4/27`` for Eq. 23 with small ``a0``: there ``a0`` only shifts time,
     ``L = (1 - q)^2/2`` with ``q = sqrt(2) a`` logistic, and ``|dL/d ln a0| = q (1 - q)^2 <= 4/27`` (at q = 1/3)."""
     return 4 / 27
+
+
+# ---------------------------------------------------------------- XoR with a margin (the talk)
+
+def _check_delta(delta) -> float:
+    if isinstance(delta, bool) or not isinstance(delta, (int, float)) or not math.isfinite(delta) or delta < 0:
+        raise ValueError(f"delta={delta!r} is invalid; expected a finite margin >= 0")
+    return float(delta)
+
+
+def margin_xor_data(delta: float, dtype: torch.dtype = torch.float64) -> tuple[Tensor, Tensor]:
+    """XoR lifted by ``x_3 = Delta y``: ``x`` (4, 3), ``y`` (4, 1). Linearly separable with margin ``Delta``
+    for every ``Delta > 0``; XoR (with a silent third input) at ``Delta = 0``."""
+    delta = _check_delta(delta)
+    x, y = xor_data(dtype)
+    return torch.cat([x, delta * y], dim=1), y
+
+
+def margin_pathway_singular_values(delta: float) -> tuple[float, float]:
+    """``(s_example, s_class) = (sqrt(2 + Delta^2) / P, 2 Delta / P)``: the singular values of a ReLU pathway
+    gated on one example and of one gated on both examples of a class (Eq. 18's effective data set)."""
+    delta = _check_delta(delta)
+    return math.sqrt(2 + delta ** 2) / XOR_P, 2 * delta / XOR_P
+
+
+def margin_race_threshold() -> float:
+    """``Delta* = sqrt(2/3)``, where ``sqrt(2 + Delta^2) = 2 Delta``: below it per-example (nonlinear)
+    pathways are faster, above it class (margin) pathways are."""
+    return math.sqrt(2.0 / 3.0)
+
+
+def nonlinear_share(out: Tensor, out_without_margin: Tensor, y: Tensor, delta: float) -> Tensor:
+    """Share of a trained network's output carried by the XoR coordinates, normalised to per-example pathways.
+
+    ``out`` are the outputs ``(..., 4, 1)`` on the examples of :func:`margin_xor_data`, ``out_without_margin``
+    those on the same examples with ``x_3 = 0``. Only a nonlinear function of ``x_1, x_2`` can predict ``y``,
+    so ``sum_k y_k f(x_{12,k}, 0) / sum_k y_k f(x_k)`` is the part of the output the network makes
+    nonlinearly. Units pinned to one example (``w ~ x_k``) give exactly ``2 / (2 + Delta^2)``; the returned
+    share is divided by that, so it is 1 for a network of per-example pathways and 0 for one that reads only
+    ``x_3``. Shape ``(...)``.
+    """
+    delta = _check_delta(delta)
+    if out.shape[-2:] != (4, 1) or out_without_margin.shape != out.shape:
+        raise ValueError(f"out and out_without_margin must both have shape (..., 4, 1), got "
+                         f"{tuple(out.shape)} and {tuple(out_without_margin.shape)}")
+    yk = y[:, 0]
+    raw = (yk * out_without_margin[..., 0]).sum(-1) / (yk * out[..., 0]).sum(-1)
+    return raw * (2 + delta ** 2) / 2
+
+
+def transition_margin(deltas, share, level: float = 0.5):
+    """The margin at which a decreasing share first falls below ``level``, linearly interpolated.
+
+    ``deltas`` (n,) increasing; ``share`` (n, ...) -> (...). ``ValueError`` naming the share if it does not
+    start above ``level`` and end below it (the grid does not bracket the transition).
+    """
+    d = torch.as_tensor(deltas, dtype=torch.float64)
+    sh = torch.as_tensor(share, dtype=torch.float64)
+    if d.ndim != 1 or d.shape[0] != sh.shape[0] or d.shape[0] < 2 or bool(torch.any(d.diff() <= 0)):
+        raise ValueError(f"deltas must be increasing, one per row of share; got {d.tolist()!r} and share "
+                         f"shape {tuple(sh.shape)}")
+    below = sh < level
+    if bool(torch.any(below[0])) or not bool(torch.all(below[-1])):
+        raise ValueError(f"share={sh[[0, -1]].tolist()!r} at deltas {d[0].item()!r}, {d[-1].item()!r} does not "
+                         f"bracket level={level!r}; expected the first row above it and the last below")
+    i = below.to(torch.int64).argmax(0)                       # first index below the level
+    hi, lo = sh.gather(0, i.unsqueeze(0))[0], sh.gather(0, (i - 1).unsqueeze(0))[0]
+    return d[i - 1] + (lo - level) / (lo - hi) * (d[i] - d[i - 1])
 
 
 # ---------------------------------------------------------------- contextual classification (A.2)
