@@ -1,7 +1,7 @@
 """A small batched ReLU network trainer and a cell-type classifier (Sec. 3, Fig. 3a,c; App. A.1).
 
 The network is one hidden ReLU layer without biases, ``yhat = W2 relu(W1 x)``, trained by full-batch
-gradient descent on the L2 loss of Eq. 1,
+gradient descent on the L2 loss of Eq. 1 (:func:`train_relu`),
 
     L = < 1/2 ||y - yhat||^2 >_examples ,
 
@@ -9,6 +9,11 @@ in the time convention of Eq. 2, ``tau dW/dt = -dL/dW``: one step advances ``t``
 ``W <- W + (dt/tau) (-dL/dW)``. Many networks are trained at once: weights carry leading replica
 axes, ``W1: (..., N_h, n_in)`` and ``W2: (..., n_out, N_h)``; the data ``x: (n, n_in)``,
 ``y: (n, n_out)`` are shared by all replicas.
+
+:func:`train_relu_sgd` trains the same network under the protocols practice uses instead of the
+theory's: weighted examples, the squared error or softmax cross-entropy (with one-hot or soft targets,
+e.g. a teacher's, which may differ per replica), minibatch SGD (each replica draws its own minibatch)
+and heavy-ball momentum. Full-batch, squared error, no momentum is :func:`train_relu`'s step exactly.
 
 :func:`classify_cell_types` sorts hidden units by the direction of their input weight vector (the
 rows of ``W1``), which is how Fig. 3a reveals four functional cell types on XoR.
@@ -24,7 +29,10 @@ import torch
 from torch import Tensor
 
 __all__ = ["init_relu", "relu_forward", "relu_loss", "relu_gradient", "ReluTrajectory", "train_relu",
-    "CellTypes", "classify_cell_types"]
+    "LOSSES", "output_loss", "train_relu_sgd", "CellTypes", "classify_cell_types"]
+
+#: Losses of :func:`train_relu_sgd`: Eq. 1's squared error, and softmax cross-entropy.
+LOSSES: tuple[str, ...] = ("mse", "ce")
 
 
 def _check_positive_int(name: str, v) -> int:
@@ -180,6 +188,104 @@ def _gd_loop(W1, W2, x, y, *, n_steps, dt, lr, record_every, record_weights) -> 
         W2.add_(G2, alpha=lr / n)
     return ReluTrajectory(t=torch.tensor(ts, dtype=x.dtype), loss=torch.stack(losses), outputs=torch.stack(outs),
                           W1=W1, W2=W2, W1_history=torch.stack(hist) if record_weights else None)
+
+
+def output_loss(out: Tensor, y: Tensor, loss: str = "mse") -> tuple[Tensor, Tensor]:
+    """Per-example loss ``(..., n)`` and its gradient with respect to the outputs ``(..., n, n_out)``.
+
+    ``"mse"``: ``1/2 ||y - out||^2``, gradient ``out - y`` (Eq. 1). ``"ce"``: ``-sum_k y_k log softmax(out)_k``
+    with ``y`` a probability vector (one-hot or soft), gradient ``softmax(out) - y``.
+    """
+    if loss == "mse":
+        res = out - y
+        return 0.5 * res.pow(2).sum(-1), res
+    if loss == "ce":
+        logp = torch.log_softmax(out, -1)
+        return -(y * logp).sum(-1), logp.exp() - y
+    raise ValueError(f"loss={loss!r} is invalid; expected one of {LOSSES}")
+
+
+@torch.no_grad()
+def train_relu_sgd(W1: Tensor, W2: Tensor, x: Tensor, y: Tensor, *, lr: float, steps: int, loss: str = "mse",
+                   weights: Tensor | None = None, batch_size: int | None = None, momentum: float = 0.0,
+                   generator: torch.Generator | None = None, record_every: int = 1,
+                   probe: Tensor | None = None) -> ReluTrajectory:
+    """Train ``yhat = W2 relu(W1 x)`` on ``L = sum_i w_i loss(y_i, yhat_i)`` by (stochastic) gradient descent.
+
+    ``weights (n,)``: the probability of each example (default ``1/n``); ``y``: ``(n, n_out)`` or, one set of
+    targets per replica, ``(..., n, n_out)`` (for ``"ce"`` every row is a probability vector).
+    ``batch_size=None``: the exact gradient of ``L`` (full batch); else each replica draws ``batch_size``
+    examples with replacement from ``weights`` (from ``generator``) and averages their gradients, an unbiased
+    estimate of it. ``momentum`` ``beta``: the heavy ball of ``torch.optim.SGD`` (``b <- beta b + g``,
+    ``W <- W - lr b``, ``b = g`` at the first step), so the step is ``lr / (1 - beta)`` once the buffer has
+    built up. ``steps`` updates; at step 0, every ``record_every`` steps and at the end the full loss ``L``
+    and the outputs on ``probe`` (default ``x``) are recorded; ``t = step * lr`` (units of tau, as
+    :func:`train_relu` with ``dt/tau = lr``). The inputs are not modified.
+    """
+    lr = _check_positive("lr", lr)
+    _check_positive_int("steps", steps)
+    _check_positive_int("record_every", record_every)
+    if loss not in LOSSES:
+        raise ValueError(f"loss={loss!r} is invalid; expected one of {LOSSES}")
+    if isinstance(momentum, bool) or not isinstance(momentum, (int, float)) or not 0 <= momentum < 1:
+        raise ValueError(f"momentum={momentum!r} is invalid; expected a number in [0, 1)")
+    _check_shapes(W1, W2, x)
+    rep = W1.shape[:-2]
+    n = x.shape[0]
+    if y.dim() < 2 or y.shape[-2:] != (n, W2.shape[-2]) or y.shape[:-2] not in ((), rep):
+        raise ValueError(f"y has shape {tuple(y.shape)}; expected ({n}, {W2.shape[-2]}) or "
+                         f"({', '.join(map(str, rep))}, {n}, {W2.shape[-2]}) (one set of targets per replica)")
+    if loss == "ce" and ((y < 0).any() or ((y.sum(-1) - 1).abs() > 1e-5).any()):
+        raise ValueError("loss='ce' needs targets y that are probability vectors (rows >= 0 summing to 1)")
+    w = torch.full((n,), 1.0 / n, dtype=x.dtype, device=x.device) if weights is None else weights.to(x)
+    if w.shape != (n,) or (w < 0).any() or abs(float(w.sum()) - 1) > 1e-6:
+        raise ValueError(f"weights must be {n} probabilities (>= 0, sum 1), got shape {tuple(w.shape)}, sum {float(w.sum())!r}")
+    if batch_size is not None:
+        _check_positive_int("batch_size", batch_size)
+        if not isinstance(generator, torch.Generator):
+            raise ValueError("batch_size needs a torch.Generator (every minibatch draw is seeded)")
+    if probe is not None and (probe.dim() != 2 or probe.shape[1] != x.shape[1]):
+        raise ValueError(f"probe must have shape (n_probe, {x.shape[1]}), got {tuple(probe.shape)}")
+    if not (W1.dtype == W2.dtype == x.dtype == y.dtype):
+        raise ValueError(f"dtypes differ: W1 {W1.dtype}, W2 {W2.dtype}, x {x.dtype}, y {y.dtype}")
+    W1, W2 = W1.clone(), W2.clone()
+    yr = y.expand(*rep, n, y.shape[-1])
+    probe = x if probe is None else probe
+    R = int(torch.tensor(rep).prod()) if rep else 1
+    b1 = torch.zeros_like(W1) if momentum else None
+    b2 = torch.zeros_like(W2) if momentum else None
+    ts, losses, outs = [], [], []
+    for step in range(steps + 1):
+        if step % record_every == 0 or step == steps:
+            per, _ = output_loss(relu_forward(W1, W2, x), yr, loss)
+            ts.append(step * lr)
+            losses.append((per * w).sum(-1))
+            outs.append(relu_forward(W1, W2, probe))
+        if step == steps:
+            break
+        if batch_size is None:
+            xb, yb, wb = x, yr, w[:, None]
+        else:
+            idx = torch.multinomial(w.expand(R, n), batch_size, replacement=True, generator=generator)
+            idx = idx.to(x.device).reshape(*rep, batch_size)
+            xb = x[idx]                                                     # (..., B, n_in)
+            yb = torch.gather(yr, -2, idx[..., None].expand(*idx.shape, yr.shape[-1]))
+            wb = torch.full((batch_size, 1), 1.0 / batch_size, dtype=x.dtype, device=x.device)
+        z = xb @ W1.transpose(-1, -2)                                       # (..., B, N_h)
+        g = (z > 0).to(z.dtype)
+        h = g * z
+        _, dout = output_loss(h @ W2.transpose(-1, -2), yb, loss)
+        dout = dout * wb                                                    # dL/dout of each example
+        G2 = dout.transpose(-1, -2) @ h                                     # dL/dW2
+        G1 = (g * (dout @ W2)).transpose(-1, -2) @ xb                       # dL/dW1
+        if momentum:
+            b1.mul_(momentum).add_(G1)
+            b2.mul_(momentum).add_(G2)
+            G1, G2 = b1, b2
+        W1.sub_(G1, alpha=lr)
+        W2.sub_(G2, alpha=lr)
+    return ReluTrajectory(t=torch.tensor(ts, dtype=x.dtype), loss=torch.stack(losses), outputs=torch.stack(outs),
+                          W1=W1, W2=W2)
 
 
 @dataclass
