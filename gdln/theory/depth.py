@@ -39,22 +39,11 @@ import numpy as np
 from scipy.integrate import quad
 
 from gdln.core.integrate import ode_first_crossing
+from gdln.theory.dln import _depth, _positive
 from gdln.theory.modes import flow_field
 
 __all__ = ["time_unit", "chain_learning_time", "small_init_time", "small_init_exponent", "gaussian_layers",
            "aligned_orthogonal_layers", "network_learning_time", "pretrain_and_finetune", "loglog_slope"]
-
-
-def _depth(D) -> int:
-    if isinstance(D, bool) or not isinstance(D, (int, np.integer)) or D < 1:
-        raise ValueError(f"D={D!r} is invalid; expected a depth (number of weight layers) >= 1")
-    return int(D)
-
-
-def _positive(**values) -> None:
-    for name, v in values.items():
-        if isinstance(v, bool) or not isinstance(v, (int, float, np.floating)) or not (math.isfinite(v) and v > 0):
-            raise ValueError(f"{name}={v!r} is invalid; expected a positive finite number")
 
 
 def time_unit(D: int, tau: float = 1.0) -> float:

@@ -76,15 +76,17 @@ def dln_mode_ode(s: float, d: float, b0: tuple[float, float], tau: float, t, *, 
 
 
 def _positive(**values) -> None:
+    """Shared by :mod:`gdln.theory.depth`: every value a positive finite number (numpy scalars included)."""
     for name, v in values.items():
-        if not (isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0):
+        if isinstance(v, bool) or not isinstance(v, (int, float, np.floating)) or not (math.isfinite(v) and v > 0):
             raise ValueError(f"{name}={v!r} is invalid; expected a positive finite number")
 
 
 def _depth(D) -> int:
-    if isinstance(D, bool) or not isinstance(D, int) or D < 1:
+    """Shared by :mod:`gdln.theory.depth`: a depth (number of weight layers) >= 1, returned as ``int``."""
+    if isinstance(D, bool) or not isinstance(D, (int, np.integer)) or D < 1:
         raise ValueError(f"D={D!r} is invalid; expected a depth (number of weight layers) >= 1")
-    return D
+    return int(D)
 
 
 def chain_rate(a, s: float, d: float, D: int, tau: float = 1.0):
