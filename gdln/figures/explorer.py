@@ -30,6 +30,7 @@ on a mode of strength ``s`` and input variance ``lambda`` (``tau da/dt = D a^(2 
 
 from __future__ import annotations
 
+import io
 from functools import lru_cache
 from typing import Sequence
 
@@ -242,29 +243,44 @@ def chain_figure(D: int = 4, b0: float = 0.3, lam: float = 1.0, s: float = 4.0, 
     return fig
 
 
+def _png(fig) -> bytes:
+    """The figure as PNG bytes (and closed): what the explorer's image widget shows."""
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    plt.close(fig)
+    return buf.getvalue()
+
+
 def chain_explorer(D: int = 4, b0: float = 0.3, lam: float = 1.0, s: float = 4.0):
     """ipywidgets explorer: sliders for the depth D, the initial weight b0 and the input variance lambda.
 
-    Returns a ``VBox`` (controls over an ``Output``); the output holds the initial figure at once. A
-    setting whose chain starts past half its final value (``b0^D >= s / (2 lambda)``) draws nothing.
+    Returns a ``VBox`` (the controls and a note, over an ``Image`` that holds the initial figure at once).
+    Moving a slider redraws the image; a setting whose chain starts past half its final value
+    (``b0^D >= s / (2 lambda)``) keeps the last figure and says why. The figure is a PNG in an ``Image``
+    widget rather than output captured by an ``Output`` widget: a notebook executed headless stores it in
+    the widget state all the same, and the executing client has no captured output to track (which
+    intermittently stalled papermill on this cell).
     """
     import ipywidgets as w
-    import matplotlib.pyplot as plt
-    from IPython.display import display
 
     _check_chain(D, b0, lam, s)
     dw = w.IntSlider(value=D, min=1, max=10, description="D")
     bw = w.FloatLogSlider(value=b0, base=10, min=-1, max=0, step=0.02, description="b0", readout_format=".3f")
     lw = w.FloatLogSlider(value=lam, base=10, min=-0.6, max=0.6, step=0.02, description="lambda",
                           readout_format=".2f")
+    note = w.HTML("")
+    img = w.Image(value=_png(chain_figure(D, b0, lam, s)), format="png")
 
-    def _draw(D, b0, lam):
-        if b0 ** D >= s / (2 * lam):
-            print(f"b0^D = {b0 ** D:.3g} is already past half of s/lambda = {s / lam:.3g}: nothing to learn")
+    def _redraw(_change=None):
+        D_, b0_, lam_ = dw.value, bw.value, lw.value
+        if b0_ ** D_ >= s / (2 * lam_):
+            note.value = f"b0^D = {b0_ ** D_:.3g} is already past half of s/lambda = {s / lam_:.3g}: nothing to learn"
             return
-        fig = chain_figure(D, b0, lam, s)
-        display(fig)
-        plt.close(fig)
+        note.value = ""
+        img.value = _png(chain_figure(D_, b0_, lam_, s))
 
-    out = w.interactive_output(_draw, {"D": dw, "b0": bw, "lam": lw})
-    return w.VBox([w.HBox([dw, bw, lw]), out])
+    for control in (dw, bw, lw):
+        control.observe(_redraw, "value")
+    return w.VBox([w.HBox([dw, bw, lw, note]), img])
