@@ -3,9 +3,9 @@
 import pytest
 import torch
 
-from gdln.engines.metrics import domain_item_similarity, effective_initial_B, masked_mean, representational_similarity, route_errors, zero_output_loss
-from gdln.engines.routing import init_routing_weights
-from gdln.tasks.routing import routing_task
+from gdln.engines.metrics import aligned_initial_B, domain_item_similarity, effective_initial_B, masked_mean, representational_similarity, route_errors, zero_output_loss
+from gdln.engines.routing import decoupled_routing_weights, init_routing_weights
+from gdln.tasks.routing import routing_task, task_modes
 from helpers import F64, close, gen
 
 
@@ -52,3 +52,41 @@ def test_effective_initial_B_reads_sigma0():
     b13, b2 = effective_initial_B(W)
     torch.testing.assert_close(b13, torch.full((3,), 0.2, dtype=F64))
     torch.testing.assert_close(b2, torch.full((3,), 0.2, dtype=F64))
+
+
+def test_aligned_initial_B_is_exact_on_decoupled_weights():
+    # Eq. 9 weights are already aligned: the prediction must return their B1, B2 mode by mode
+    task = routing_task(7, 4, seed=0, dtype=F64)
+    modes = task_modes(task)
+    b1 = torch.tensor([0.03, 0.01, 0.02, 0.04], dtype=F64)
+    W = decoupled_routing_weights(task, b1, 0.05, R=2, n_h=16, generator=gen(1))
+    B1, B2 = aligned_initial_B(W, modes.U, modes.V, task.trained)
+    torch.testing.assert_close(B1, b1.expand(2, 4))
+    torch.testing.assert_close(B2, torch.full((2, 4), 0.05, dtype=F64))
+
+
+def test_aligned_initial_B_orthogonal_statistics():
+    # orthogonal reading: W2 has the single gain sigma_0, and |x~ + O^T z~| / 2 of two independent random
+    # vectors of norm sigma_0 has mean square sigma_0^2 / 2, so E[B1^2] = sigma_0^2 / (2M)
+    M, sigma0 = 7, 0.2
+    task = routing_task(M, 4, seed=0, dtype=F64)
+    modes = task_modes(task)
+    W = init_routing_weights(400, M, task.n_x, 64, task.n_y, sigma0=sigma0, generator=gen(2),
+                             scheme="orthogonal", dtype=F64)
+    B1, B2 = aligned_initial_B(W, modes.U, modes.V, task.trained)
+    torch.testing.assert_close(B2, torch.full_like(B2, sigma0))
+    ms = (B1 ** 2).mean().item()
+    # standard error of the mean of 1600 values of a scaled chi-square with 64 degrees of freedom: ~0.5%
+    assert abs(ms / (sigma0 ** 2 / (2 * M)) - 1) < 0.03
+
+
+def test_aligned_initial_B_rejects_bad_input():
+    task = routing_task(4, 2, seed=0, dtype=F64)
+    modes = task_modes(task)
+    W = init_routing_weights(2, 4, task.n_x, 8, task.n_y, sigma0=0.2, generator=gen(0), dtype=F64)
+    bad = task.trained.clone()
+    bad[0] = 1
+    with pytest.raises(ValueError, match="not K-regular"):
+        aligned_initial_B(W, modes.U, modes.V, bad)
+    with pytest.raises(ValueError, match=r"\(4, 4\) mask"):
+        aligned_initial_B(W, modes.U, modes.V, torch.ones(3, 3))

@@ -13,7 +13,8 @@ import torch
 from torch import Tensor
 
 __all__ = ["masked_mean", "route_losses", "zero_output_loss", "route_errors", "normalised_error",
-    "layer_singular_values", "representational_similarity", "domain_item_similarity", "effective_initial_B"]
+    "layer_singular_values", "representational_similarity", "domain_item_similarity", "effective_initial_B",
+    "aligned_initial_B"]
 
 
 def route_losses(outputs: Tensor, Y: Tensor) -> Tensor:
@@ -109,3 +110,46 @@ def effective_initial_B(W) -> tuple[Tensor, Tensor]:
     b13 = torch.cat([sv["W1"].flatten(1) ** 2, sv["W3"].flatten(1) ** 2], 1).mean(1).sqrt()
     b2 = (sv["W2"].flatten(1) ** 2).mean(1).sqrt()
     return b13, b2
+
+
+def aligned_initial_B(W, U: Tensor, V: Tensor, trained: Tensor) -> tuple[Tensor, Tensor]:
+    """A-priori initial condition of Eqs. 13-15 for random weights: the silent-alignment strengths of the shared mode.
+
+    ``W``: one-pathway routing weights (``W1``: ``(R, M, N_h, N_x)``, ``W2``: ``(R, 1, N_h, N_h)``,
+    ``W3``: ``(R, M, N_y, N_h)``); ``U`` ``(N_y, r)`` and ``V`` ``(M, N_x, r)``: the data modes
+    (:func:`gdln.tasks.routing.task_modes`); ``trained``: the ``(M, M)`` mask of trained routes, which
+    must be ``K``-regular (every input and every output domain has ``K`` trained partners). Returns
+    ``(B1, B2)``, each ``(R, r)``; no quantity is fitted.
+
+    Derivation. For small weights the saturation term of Eq. 10 is negligible and mode ``a`` follows the
+    gradient of ``(s_a / KM) sum_{(i,j) trained} z_j^T W2 x_i`` with ``x_i = W1_i v_{i,a}`` and
+    ``z_j = W3_j^T u_a`` (Eqs. 11-12). A ``K``-regular mask has the uniform vector as its top singular
+    vector, with singular value ``K``, so the common parts ``x~ = M^{-1/2} sum_i x_i`` and
+    ``z~ = M^{-1/2} sum_j z_j`` obey ``dx~ = (s/M) W2^T z~``, ``dz~ = (s/M) W2 x~``: exactly Eq. 13 with
+    ``x~ = sqrt(M) B1 r``. Every other component of the mask grows ``g_k / K < 1`` times slower and is
+    neglected. Holding ``W2`` at its initial gain ``B2 = |W2 x~| / |x~|``, the half-sum
+    ``p = (x~ + W2^T z~ / B2) / 2`` grows like ``exp(s B2 t / M)`` while the half-difference decays (the
+    silent alignment of the two-layer case, :func:`gdln.theory.modes.silent_alignment_a0`), after which
+    the network is decoupled with ``sqrt(M) B1 = |p|``. Random input blocks point in unrelated
+    directions, so ``|x~|`` is about one block's gain, not ``sqrt(M)`` of it: ``B1`` is about
+    ``b1 / sqrt(2M)`` for blocks of gain ``b1``. Exact for decoupled weights (Eq. 9); for orthogonal
+    weights ``W2`` has one singular value and the only approximations are the neglected components;
+    for Gaussian (Xavier) weights the spread of ``W2``'s singular values is not modelled either.
+    """
+    if W.W1.dim() != 4 or W.W2.dim() != 4 or W.W2.shape[1] != 1:
+        raise ValueError("aligned_initial_B expects one-pathway weights: W1 (R, M, N_h, N_x), W2 (R, 1, N_h, N_h)")
+    M = W.W1.shape[1]
+    m = torch.as_tensor(trained).to(torch.float64)
+    if m.shape != (M, M):
+        raise ValueError(f"trained has shape {tuple(m.shape)}; expected the ({M}, {M}) mask of trained routes")
+    rows, cols = m.sum(1), m.sum(0)
+    if not (torch.all(rows == rows[0]) and torch.all(cols == rows[0]) and rows[0] > 0):
+        raise ValueError(f"trained is not K-regular (trained routes per input domain {rows.tolist()}, per output "
+                         f"domain {cols.tolist()}); expected the same K >= 1 for every domain")
+    W1, W2, W3 = W.W1.double(), W.W2[:, 0].double(), W.W3.double()
+    U, V = U.to(W1), V.to(W1)
+    x = torch.einsum("rmhx,mxa->rha", W1, V) / M ** 0.5         # (R, N_h, r): common part of the input blocks
+    z = torch.einsum("rmyh,ya->rha", W3, U) / M ** 0.5           # (R, N_h, r): common part of the output blocks
+    B2 = torch.einsum("rgh,rha->rga", W2, x).norm(dim=1) / x.norm(dim=1)
+    p = 0.5 * (x + torch.einsum("rgh,rga->rha", W2, z) / B2.unsqueeze(1))
+    return p.norm(dim=1) / M ** 0.5, B2
