@@ -76,6 +76,7 @@ class SharingRun:
     B1: np.ndarray
     B2: np.ndarray
     B3: np.ndarray
+    W0: RoutingWeights | None = None  # initial block weights (R * M**2/P replicas, on the CPU)
 
 
 def train_sharing(M: int, P: int, *, R: int, sigma0: float, lr: float, steps: int, chunks: int = 40,
@@ -101,6 +102,7 @@ def train_sharing(M: int, P: int, *, R: int, sigma0: float, lr: float, steps: in
         W = W0.to(dtype=dtype)
         if W.R != R * H:
             raise ValueError(f"W0 has {W.R} replicas, expected R * M**2/P = {R * H}")
+    W_init = W.clone().to(torch.device("cpu"))
     lr_b = lr * P / M**2
     per = max(1, steps // chunks)
     ts, losses, bs = [], [], []
@@ -121,7 +123,7 @@ def train_sharing(M: int, P: int, *, R: int, sigma0: float, lr: float, steps: in
         rec(run.loss_trained[-1])
     return SharingRun(M=M, P=P, t=np.array(ts), loss=np.stack(losses),
                       B1=np.stack([b[0] for b in bs]), B2=np.stack([b[1] for b in bs]),
-                      B3=np.stack([b[2] for b in bs]))
+                      B3=np.stack([b[2] for b in bs]), W0=W_init)
 
 
 def stable_lr(M: int, P: int, S: float, D: float, *, safety: float = 0.25) -> float:

@@ -236,7 +236,7 @@ def _rhs_shared(W: RoutingWeights, X: Tensor, Y: Tensor, m: Tensor, G: Tensor | 
     """Fast path for one hidden pathway (H = 1, the network of Fig. 4): every product is one batched
     GEMM over the replica axis, in the layout (R, j, N_y, i, n) for outputs and (R, N_h, i, n) for
     hidden activity, so no large intermediate is permuted or copied."""
-    R, M, Nh, Nx = W.W1.shape[0], X.shape[0], W.W2.shape[-1], X.shape[1]
+    R, M, Nh = W.W1.shape[0], X.shape[0], W.W2.shape[-1]
     n, Ny = X.shape[-1], Y.shape[1]
     W1 = W.W1 if W.W1.dim() == 4 else W.W1[:, 0]
     W3 = W.W3 if W.W3.dim() == 4 else W.W3[:, 0]
