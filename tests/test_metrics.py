@@ -90,3 +90,16 @@ def test_aligned_initial_B_rejects_bad_input():
         aligned_initial_B(W, modes.U, modes.V, bad)
     with pytest.raises(ValueError, match=r"\(4, 4\) mask"):
         aligned_initial_B(W, modes.U, modes.V, torch.ones(3, 3))
+
+
+def test_aligned_initial_B_gaussian_hidden_gain():
+    # Xavier reading: W2^T z~ leans towards W2's larger singular directions, so W2's gain on the aligned p is
+    # E[B2^2] ~ (E s^2 + E s^4 / sigma_0^2) / 2 = 3/2 sigma_0^2 for a square Gaussian W2 (E s^4 = 2 sigma_0^4 + O(1/N_h))
+    M, sigma0 = 7, 0.2
+    task = routing_task(M, 4, seed=0, dtype=F64)
+    modes = task_modes(task)
+    W = init_routing_weights(400, M, task.n_x, 64, task.n_y, sigma0=sigma0, generator=gen(4),
+                             scheme="xavier", dtype=F64)
+    _, B2 = aligned_initial_B(W, modes.U, modes.V, task.trained)
+    # 1600 ratios of quadratic forms over 64 directions: standard error of the mean about 1%
+    assert abs((B2 ** 2).mean().item() / (1.5 * sigma0 ** 2) - 1) < 0.04

@@ -127,14 +127,18 @@ def aligned_initial_B(W, U: Tensor, V: Tensor, trained: Tensor) -> tuple[Tensor,
     vector, with singular value ``K``, so the common parts ``x~ = M^{-1/2} sum_i x_i`` and
     ``z~ = M^{-1/2} sum_j z_j`` obey ``dx~ = (s/M) W2^T z~``, ``dz~ = (s/M) W2 x~``: exactly Eq. 13 with
     ``x~ = sqrt(M) B1 r``. Every other component of the mask grows ``g_k / K < 1`` times slower and is
-    neglected. Holding ``W2`` at its initial gain ``B2 = |W2 x~| / |x~|``, the half-sum
-    ``p = (x~ + W2^T z~ / B2) / 2`` grows like ``exp(s B2 t / M)`` while the half-difference decays (the
+    neglected. Holding ``W2`` at its initial gain ``b = |W2 x~| / |x~|``, the half-sum
+    ``p = (x~ + W2^T z~ / b) / 2`` grows like ``exp(s b t / M)`` while the half-difference decays (the
     silent alignment of the two-layer case, :func:`gdln.theory.modes.silent_alignment_a0`), after which
-    the network is decoupled with ``sqrt(M) B1 = |p|``. Random input blocks point in unrelated
-    directions, so ``|x~|`` is about one block's gain, not ``sqrt(M)`` of it: ``B1`` is about
-    ``b1 / sqrt(2M)`` for blocks of gain ``b1``. Exact for decoupled weights (Eq. 9); for orthogonal
-    weights ``W2`` has one singular value and the only approximations are the neglected components;
-    for Gaussian (Xavier) weights the spread of ``W2``'s singular values is not modelled either.
+    the network is decoupled with ``sqrt(M) B1 = |p|`` along the hidden direction ``p / |p|``, on which
+    ``W2`` has the gain ``B2 = |W2 p| / |p|`` (Eq. 9's ``r2^T W2 r1`` with ``r1 = p / |p|``). Random
+    input blocks point in unrelated directions, so ``|x~|`` is about one block's gain, not ``sqrt(M)``
+    of it: ``B1`` is about ``b1 / sqrt(2M)`` for blocks of gain ``b1``. Exact for decoupled weights
+    (Eq. 9); for orthogonal weights ``W2`` has one singular value, ``B2 = sigma_0``, and the only
+    approximation is the neglected components; for Gaussian (Xavier) weights ``W2^T z~`` leans towards
+    ``W2``'s larger singular directions, so ``B2`` is about ``1.22 sigma_0`` (``sqrt(3/2)`` for a square
+    Gaussian ``W2``, whose singular values have ``E s^4 = 2 sigma_0^4``), and the alignment with a
+    spread of singular values is modelled only through that gain.
     """
     if W.W1.dim() != 4 or W.W2.dim() != 4 or W.W2.shape[1] != 1:
         raise ValueError("aligned_initial_B expects one-pathway weights: W1 (R, M, N_h, N_x), W2 (R, 1, N_h, N_h)")
@@ -150,6 +154,7 @@ def aligned_initial_B(W, U: Tensor, V: Tensor, trained: Tensor) -> tuple[Tensor,
     U, V = U.to(W1), V.to(W1)
     x = torch.einsum("rmhx,mxa->rha", W1, V) / M ** 0.5         # (R, N_h, r): common part of the input blocks
     z = torch.einsum("rmyh,ya->rha", W3, U) / M ** 0.5           # (R, N_h, r): common part of the output blocks
-    B2 = torch.einsum("rgh,rha->rga", W2, x).norm(dim=1) / x.norm(dim=1)
-    p = 0.5 * (x + torch.einsum("rgh,rga->rha", W2, z) / B2.unsqueeze(1))
+    b = torch.einsum("rgh,rha->rga", W2, x).norm(dim=1) / x.norm(dim=1)      # W2's gain on x~
+    p = 0.5 * (x + torch.einsum("rgh,rga->rha", W2, z) / b.unsqueeze(1))
+    B2 = torch.einsum("rgh,rha->rga", W2, p).norm(dim=1) / p.norm(dim=1)     # W2's gain on the aligned mode
     return p.norm(dim=1) / M ** 0.5, B2
