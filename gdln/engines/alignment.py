@@ -17,6 +17,7 @@ Fig. 5b (Eqs. 16-17).
 
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
@@ -31,7 +32,8 @@ from gdln.theory.routing import fit_initial_scale, integrate_eq15
 from gdln.theory.sharing import block_size, half_time, integrate_sharing
 from gdln.util.device import generator as make_gen
 
-__all__ = ["predicted_loss", "Comparison", "compare", "prediction_sweep", "predicted_sharing_half_time", "SCHEMES"]
+__all__ = ["predicted_loss", "Comparison", "compare", "prediction_sweep", "predicted_sharing_half_time", "sweep_html",
+    "SCHEMES"]
 
 #: The two readings of sigma_0 (Sec. 4: Xavier scaled by sigma_0; Sec. 4.3: singular value sigma_0).
 SCHEMES = ("xavier", "orthogonal")
@@ -155,3 +157,20 @@ def predicted_sharing_half_time(run: SharingRun, *, seed: int = 0) -> float:
     t = np.linspace(0.0, 60.0 * run.M ** 2 / (run.P * S * float(min(b1.min(), b2.min()))), 20001)
     tr = integrate_sharing(np.full(b1.size, S), np.full(b1.size, D), run.M, run.P, b1, b2, t=t)
     return float(half_time(t, tr.B2[:, 0, :].mean(1)))
+
+
+#: Columns of :func:`sweep_html`: (header, attribute or callable, format).
+_COLUMNS = (("reading", "scheme", "{}"), ("M", "M", "{}"), ("K", "K", "{}"), ("σ₀", "sigma0", "{:g}"),
+            ("fitted c", "c_fit", "{:.3f}"), ("1/√M", lambda r: r.M ** -0.5, "{:.3f}"),
+            ("gap, fit", "dev_fit", "{:.3f}"), ("B₁(0)/b₁", "B1_ratio", "{:.3f}"), ("B₂(0)/b₂", "B2_ratio", "{:.3f}"),
+            ("gap, predicted", "dev_pred", "{:.3f}"), ("half-way time, pred./meas.", "t_ratio", "{:.3f}"),
+            ("spread of that time", "t_spread", "{:.3f}"))
+
+
+def sweep_html(rows: Sequence[Comparison]) -> str:
+    """The rows of :func:`prediction_sweep` as an HTML table (gaps as fractions of the initial loss)."""
+    get = lambda r, a: a(r) if callable(a) else getattr(r, a)  # noqa: E731
+    head = "".join(f"<th>{html.escape(h)}</th>" for h, _, _ in _COLUMNS)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(f.format(get(r, a)))}</td>" for _, a, f in _COLUMNS) + "</tr>"
+                   for r in rows)
+    return f'<table class="gdln-table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
