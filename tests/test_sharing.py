@@ -199,6 +199,11 @@ def test_explorer_curves_and_widget():
     matplotlib.use("Agg")
     w = race_explorer(M=6, K=3, sigma0=0.1, P=9)
     assert len(w.children) == 3
+    img = w.children[-1]
+    first = img.value
+    assert type(img).__name__ == "Image" and first[:8] == b"\x89PNG\r\n\x1a\n"   # the initial figure, at once
+    w.children[1].children[0].value = 0.02                                   # sigma_0 slider: a new figure
+    assert img.value != first and img.value[:8] == first[:8]
 
 
 # ---------------------------------------------------------------- sweeps used by race.md / initialization.md

@@ -4,9 +4,10 @@ input variance lambda).
 
 :func:`race_figure` draws the reduced-ODE predictions for one setting (pure, testable);
 :func:`race_explorer` wraps it in ipywidgets so that moving a slider redraws at once in a live kernel.
-The widget is built with ``ipywidgets.interactive_output`` around an ``Output`` widget that already
-holds the figure for the initial values, so a notebook executed headless (papermill) stores that
-figure in its widget state and the static HTML shows it.
+Both explorers show their figure as a PNG in an ``Image`` widget that already holds the figure for the
+initial values, so a notebook executed headless (papermill) stores that figure in its widget state and
+the static HTML shows it; no output is captured by an ``Output`` widget, which intermittently stalled
+papermill's client on such cells.
 
 What is drawn, for ``M`` domains with ``K`` trained outputs per input, initial singular value
 ``sigma_0`` in every layer, and a block scheme with ``P`` routes per pathway (``sqrt(P) <= K``):
@@ -136,11 +137,10 @@ def race_explorer(M: int = 10, K: int = 10, sigma0: float = 0.2, P: int = 4, *, 
                   D: float | None = None, M_range: Sequence[int] = (2, 20)):
     """ipywidgets explorer: sliders for M, K, sigma_0 and a P menu (allowed values for M, sqrt(P) <= K).
 
-    Returns a ``VBox`` (controls over an ``Output``); the output holds the initial figure at once.
+    Returns a ``VBox`` (controls over an ``Image`` that holds the initial figure at once; see the module
+    docstring for why an ``Image`` and not an ``Output``).
     """
     import ipywidgets as w
-    import matplotlib.pyplot as plt
-    from IPython.display import display
 
     _check(M, K, sigma0, P)
     S, D = _mode(S, D)
@@ -160,15 +160,17 @@ def race_explorer(M: int = 10, K: int = 10, sigma0: float = 0.2, P: int = 4, *, 
     mw.observe(_sync, "value")
     kw.observe(_sync, "value")
 
-    def _draw(M, K, sigma0, P):
-        if P is None or block_size_ok(M, P) is False or round(P ** 0.5) > K:
-            return
-        fig = race_figure(M, K, sigma0, P, S=S, D=D)
-        display(fig)
-        plt.close(fig)
+    img = w.Image(value=_png(race_figure(M, K, sigma0, P, S=S, D=D)), format="png")
 
-    out = w.interactive_output(_draw, {"M": mw, "K": kw, "sigma0": sw, "P": pw})
-    return w.VBox([w.HBox([mw, kw]), w.HBox([sw, pw]), out])
+    def _redraw(_change=None):  # registered after _sync, so it sees a consistent (M, K, P)
+        M_, K_, s_, P_ = mw.value, kw.value, sw.value, pw.value
+        if P_ is None or block_size_ok(M_, P_) is False or round(P_ ** 0.5) > K_:
+            return
+        img.value = _png(race_figure(M_, K_, s_, P_, S=S, D=D))
+
+    for control in (mw, kw, sw, pw):
+        control.observe(_redraw, "value")
+    return w.VBox([w.HBox([mw, kw]), w.HBox([sw, pw]), img])
 
 
 # ---------------------------------------------------------------- one mode of a deep linear network
@@ -259,9 +261,7 @@ def chain_explorer(D: int = 4, b0: float = 0.3, lam: float = 1.0, s: float = 4.0
     Returns a ``VBox`` (the controls and a note, over an ``Image`` that holds the initial figure at once).
     Moving a slider redraws the image; a setting whose chain starts past half its final value
     (``b0^D >= s / (2 lambda)``) keeps the last figure and says why. The figure is a PNG in an ``Image``
-    widget rather than output captured by an ``Output`` widget: a notebook executed headless stores it in
-    the widget state all the same, and the executing client has no captured output to track (which
-    intermittently stalled papermill on this cell).
+    widget, as in :func:`race_explorer`.
     """
     import ipywidgets as w
 
