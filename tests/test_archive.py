@@ -61,9 +61,14 @@ def test_judge_current_verified_and_stale(builds, tmp_path):
     assert A.judge(entry, today) == "current"
     other_code = "0" * 64  # the sources changed ...
     assert A.judge(entry, today, gdln_hash=other_code) == "verified by fingerprint"  # ... the numbers did not
-    moved = [{**today[0], "measured": today[0]["measured"] + 1e-12}]
+    # another CPU: the same code, the last bits differ (relative 1e-4 here; measured across machines: up to 1.1e-4)
+    noise = [{**today[0], "measured": today[0]["measured"] * (1 + 1e-4)}]
+    assert A.judge(entry, noise, gdln_hash=other_code) == "verified by fingerprint"
+    moved = [{**today[0], "measured": today[0]["measured"] * (1 + 1e-2)}]          # a change the code made
     assert A.judge(entry, moved, gdln_hash=other_code) == "stale"
     assert A.judge(entry, None, gdln_hash=other_code) == "stale"  # no quick run today: cannot verify
+    nan = [{**today[0], "measured": float("nan")}]
+    assert A.judge(entry, nan, gdln_hash=other_code) == "stale"
     extra = today + [{**today[0], "id": "alpha.new"}]
     assert A.judge(entry, extra, gdln_hash=other_code) == "stale"
 
