@@ -65,15 +65,20 @@ def test_aligned_initial_B_is_exact_on_decoupled_weights():
     torch.testing.assert_close(B2, torch.full((2, 4), 0.05, dtype=F64))
 
 
+def _random_start(M, sigma0, scheme, *, seed):
+    """aligned_initial_B of 400 random networks (M domains, K = 4, N_h = 64) of one reading of sigma_0."""
+    task = routing_task(M, 4, seed=0, dtype=F64)
+    modes = task_modes(task)
+    W = init_routing_weights(400, M, task.n_x, 64, task.n_y, sigma0=sigma0, generator=gen(seed),
+                             scheme=scheme, dtype=F64)
+    return aligned_initial_B(W, modes.U, modes.V, task.trained)
+
+
 def test_aligned_initial_B_orthogonal_statistics():
     # orthogonal reading: W2 has the single gain sigma_0, and |x~ + O^T z~| / 2 of two independent random
     # vectors of norm sigma_0 has mean square sigma_0^2 / 2, so E[B1^2] = sigma_0^2 / (2M)
     M, sigma0 = 7, 0.2
-    task = routing_task(M, 4, seed=0, dtype=F64)
-    modes = task_modes(task)
-    W = init_routing_weights(400, M, task.n_x, 64, task.n_y, sigma0=sigma0, generator=gen(2),
-                             scheme="orthogonal", dtype=F64)
-    B1, B2 = aligned_initial_B(W, modes.U, modes.V, task.trained)
+    B1, B2 = _random_start(M, sigma0, "orthogonal", seed=2)
     torch.testing.assert_close(B2, torch.full_like(B2, sigma0))
     ms = (B1 ** 2).mean().item()
     # standard error of the mean of 1600 values of a scaled chi-square with 64 degrees of freedom: ~0.5%
@@ -96,10 +101,6 @@ def test_aligned_initial_B_gaussian_hidden_gain():
     # Xavier reading: W2^T z~ leans towards W2's larger singular directions, so W2's gain on the aligned p is
     # E[B2^2] ~ (E s^2 + E s^4 / sigma_0^2) / 2 = 3/2 sigma_0^2 for a square Gaussian W2 (E s^4 = 2 sigma_0^4 + O(1/N_h))
     M, sigma0 = 7, 0.2
-    task = routing_task(M, 4, seed=0, dtype=F64)
-    modes = task_modes(task)
-    W = init_routing_weights(400, M, task.n_x, 64, task.n_y, sigma0=sigma0, generator=gen(4),
-                             scheme="xavier", dtype=F64)
-    _, B2 = aligned_initial_B(W, modes.U, modes.V, task.trained)
+    _, B2 = _random_start(M, sigma0, "xavier", seed=4)
     # 1600 ratios of quadratic forms over 64 directions: standard error of the mean about 1%
     assert abs((B2 ** 2).mean().item() / (1.5 * sigma0 ** 2) - 1) < 0.04

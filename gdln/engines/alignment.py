@@ -39,13 +39,21 @@ __all__ = ["predicted_loss", "Comparison", "compare", "prediction_sweep", "predi
 SCHEMES = ("xavier", "orthogonal")
 
 
+def _predicted_start(W0: RoutingWeights, task: RoutingTask, modes) -> tuple[np.ndarray, np.ndarray]:
+    """Each network's predicted ``(B1(0), B2(0))``, each ``(R, r)`` (computed on the CPU)."""
+    B = aligned_initial_B(W0.to(torch.device("cpu")), modes.U, modes.V, task.trained.cpu())
+    return B[0].numpy(), B[1].numpy()
+
+
+def _eq15_loss(B1, B2, task: RoutingTask, modes, t) -> np.ndarray:
+    return integrate_eq15(B1, B2, modes.s.numpy(), modes.d.numpy(), task.M, np.asarray(t, float),
+                          y_power=modes.y_power).loss
+
+
 def predicted_loss(W0: RoutingWeights, task: RoutingTask, t) -> np.ndarray:
     """Eq. 15 from each network's predicted initial condition: the trained-route loss, ``(T, R)``."""
     modes = task_modes(task)
-    B1, B2 = (b.cpu().numpy() for b in aligned_initial_B(W0.to(torch.device("cpu")), modes.U, modes.V,
-                                                          task.trained.cpu()))
-    return integrate_eq15(B1, B2, modes.s.numpy(), modes.d.numpy(), task.M, np.asarray(t, float),
-                          y_power=modes.y_power).loss
+    return _eq15_loss(*_predicted_start(W0, task, modes), task, modes, t)
 
 
 @dataclass(frozen=True)
@@ -85,12 +93,12 @@ def compare(t, loss, W0: RoutingWeights, task: RoutingTask, *, sigma0: float, sc
         raise ValueError(f"loss has shape {loss.shape}; expected (len(t), R) = ({t.size}, {W0.R})")
     modes = task_modes(task)
     L0 = modes.y_power / 2
-    pred = predicted_loss(W0, task, t)
+    B1p, B2p = _predicted_start(W0, task, modes)
+    pred = _eq15_loss(B1p, B2p, task, modes, t)
     mean, mean_pred = loss.mean(1), pred.mean(1)
     b1, b2 = (float(v.mean()) for v in effective_initial_B(W0))
     c, dev_fit = fit_initial_scale(t, mean, b1, b2, modes.s.numpy(), modes.d.numpy(), task.M, y_power=modes.y_power)
     each = half_time(t, loss)
-    B1p, B2p = aligned_initial_B(W0.to(torch.device("cpu")), modes.U, modes.V, task.trained.cpu())
     return Comparison(
         M=task.M, K=int(task.trained[0].sum()), sigma0=float(sigma0), scheme=scheme, n=W0.R, c_fit=c,
         dev_fit=dev_fit, dev_pred=float(np.abs(mean - mean_pred).max() / L0),
