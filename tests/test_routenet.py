@@ -191,3 +191,44 @@ def test_sweep_replica_depends_only_on_its_seed_and_point():
     assert big.trained.shape == (2, 2) and big.acc.shape == (2, 2, 4, 4)
     assert torch.allclose(big.net.enc[3], one.net.enc[0], atol=1e-12)  # replica (K=2, seed 1)
     assert torch.equal(big.masks[1, 1], one.masks[0, 0])
+
+
+@pytest.mark.parametrize("permuted", [True, False])
+@pytest.mark.parametrize("nl,loss", [("linear", "ce"), ("leaky_relu", "ce"), ("leaky_relu", "mse")])
+def test_trained_route_engine_equals_the_all_routes_engine(permuted, nl, loss):
+    """engine="trained" (only the gated routes, shared pixel basis) trains exactly as engine="all"
+    (every route computed, loss masked): equal to float64 round-off, for K-regular masks of several K
+    in one batch and for a mask with uneven rows (padding of weight 0)."""
+    M, d, n, C = 5, 12, 60, 4
+    g = gen(7)
+    dom = (RN.Domains(torch.randn(n, d, dtype=F64, generator=g), pixel_permutations(M, d, 0)) if permuted
+           else RN.Domains(torch.randn(M, n, d, dtype=F64, generator=g)))
+    y, lp = torch.randint(0, C, (n,), generator=g), label_permutations(M, C, seed=1)
+    masks = torch.stack([trained_routes(M, k, seed=s) for k in (1, 3, 5) for s in (0, 1)])
+    masks[1, 0] = False
+    masks[1, 0, 2:4] = True  # input 0 of replica 1 has two trained outputs, the others one
+    lr = torch.tensor([0.05, 0.1, 0.05, 0.1, 0.2, 0.05], dtype=F64)
+    kw = dict(steps=20, lr=lr, loss=loss, momentum=0.9, batch_size=8, seed=3, progress=False, record_every=1)
+    a = _net(R=6, M=M, d=d, n_h=7, C=C, gains=[0.5] * 6, nl=nl)
+    b = RN.RouteNet(*(p.clone() for p in a.parameters()), nonlinearity=nl)
+    enc0 = a.enc.clone()
+    ha, hb = RN.train(a, dom, y, lp, masks, engine="all", **kw), RN.train(b, dom, y, lp, masks, engine="trained", **kw)
+    assert (ha.losses() - hb.losses()).abs().max() < 1e-13
+    for p, q in zip(a.parameters(), b.parameters()):
+        assert (p - q).abs().max() < 1e-13
+    assert (b.enc - enc0).abs().amax((1, 2, 3)).min() > 1e-3  # every replica's encoders moved
+
+
+def test_route_plan_groups_replicas_by_routes_per_input():
+    masks = torch.stack([trained_routes(4, k, seed=0) for k in (2, 1, 2)])
+    plan = RN.route_plan(masks, F64)
+    assert [J.shape for _, J, _ in plan.groups] == [(1, 4, 1), (2, 4, 2)]
+    sel, J, w = plan.groups[1]
+    assert torch.equal(sel, torch.tensor([0, 2]))  # not contiguous: an index
+    assert torch.allclose(w, torch.full((2, 4, 2), 1 / 8, dtype=F64))
+    assert all(masks[0, i, J[0, i]].all() for i in range(4))
+    with pytest.raises(ValueError, match="K >= 1"):
+        RN.route_plan(torch.zeros(1, 3, 3, dtype=torch.bool))
+    with pytest.raises(ValueError, match="engine"):
+        dom, y, lp = _task()
+        RN.train(_net(R=1), dom, y, lp, trained_routes(4, 1, 0), steps=1, lr=0.1, engine="fast", progress=False)

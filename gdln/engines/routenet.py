@@ -40,7 +40,8 @@ from gdln.tasks.routing import trained_routes
 
 __all__ = ["NONLINEARITIES", "LOSSES", "LEAKY_SLOPE", "RouteNet", "init_routenet", "route_outputs",
     "route_outputs_loop", "route_targets", "route_losses", "masked_loss", "route_weights",
-    "losses_and_output_gradient", "masked_step_gradients", "sgd_step", "History", "train", "route_accuracy",
+    "losses_and_output_gradient", "masked_step_gradients", "sgd_step", "RoutePlan", "route_plan", "TrainLayout",
+    "trained_route_step", "ENGINES", "History", "train", "route_accuracy",
     "split_accuracy", "transfer_threshold", "plateau_exit", "mean_se", "SweepResult", "run_sweep"]
 
 NONLINEARITIES = ("linear", "leaky_relu")
@@ -170,14 +171,16 @@ def losses_and_output_gradient(out: torch.Tensor, targets: torch.Tensor, weights
     """Per-route losses ``(R, M_in, M_out)`` (as :func:`route_losses`) and ``dL/dout`` of
     ``L_r = sum_ij weights[r,i,j] * loss_ij``, in ``out``'s layout.
 
-    ``out (R, M_in, B, M_out, C)`` (contiguous, as :func:`route_outputs` stores it), ``targets (M_out, B)``.
+    ``out (R, M_in, B, M_out, C)`` (contiguous, as :func:`route_outputs` stores it), ``targets (M_out, B)``
+    (or ``(R, M_in, B, M_out)``: one class per example and route, as :func:`trained_route_step` gathers them).
     CE: ``(softmax(out) - onehot(y)) w / B``; MSE: ``(out - onehot(y)) w / B``. Untrained routes
     (``w = 0``) get exactly zero. The softmax is written out (torch's kernel is slow for C = 10).
     """
     R, M, B, N, C = out.shape
     scale = (weights / B).view(R, M, 1, N, 1)
+    t = targets.T if targets.ndim == 2 else targets
     if loss == "ce":
-        idx = targets.T.expand(R, M, B, N).unsqueeze(-1)  # the target class of each example and route
+        idx = t.expand(R, M, B, N).unsqueeze(-1)  # the target class of each example and route
         top = out.amax(-1, keepdim=True)
         res = (out - top).exp_()
         tot = res.sum(-1, keepdim=True)
@@ -185,7 +188,7 @@ def losses_and_output_gradient(out: torch.Tensor, targets: torch.Tensor, weights
         res.mul_(scale / tot).scatter_add_(-1, idx, (-scale).expand(R, M, B, N, 1))  # (softmax - y) w / B
         return per_route, res
     if loss == "mse":
-        res = out - F.one_hot(targets.T, C).to(out.dtype)  # (B, M_out, C) broadcast
+        res = out - F.one_hot(t, C).to(out.dtype)  # (B, M_out, C) or (R, M_in, B, M_out, C)
         return 0.5 * (res ** 2).sum(-1).mean(-2), res.mul_(scale)
     raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
 
@@ -246,6 +249,150 @@ def sgd_step(net: RouteNet, xb: torch.Tensor, targets: torch.Tensor, mask: torch
 
 
 @dataclass
+class RoutePlan:
+    """The trained routes of every replica, grouped for the decoders' batched products (App. D.2).
+
+    The gate of an example switches on one input and one output domain and the loss is masked to the
+    trained routes, so during training an untrained route's output is never needed. Replicas are
+    grouped by ``k``, the largest number of trained outputs of any of their input domains (``K`` for
+    the K-regular masks of :func:`gdln.tasks.routing.trained_routes`); within a group, input ``i`` of
+    replica ``r`` is routed to the outputs ``J[r, i, :k]`` with weights ``w[r, i, :k]`` (``1 /`` the
+    replica's number of trained routes; ``0`` on the padding of an input with fewer than ``k``).
+    ``rows`` is a ``slice`` when the group's replicas are contiguous (no copy), else an index tensor.
+    """
+
+    groups: list[tuple[slice | torch.Tensor, torch.Tensor, torch.Tensor]]
+    replicas: int
+    M: int
+
+
+def route_plan(mask: torch.Tensor, dtype=torch.float32) -> RoutePlan:
+    """The :class:`RoutePlan` of ``mask (R, M, M)`` (``[r, i, j]``: route ``i -> j`` of replica ``r`` trained)."""
+    if mask.ndim != 3 or mask.shape[1] != mask.shape[2]:
+        raise ValueError(f"mask must be (R, M, M), got shape {tuple(mask.shape)}")
+    R, M, dev = mask.shape[0], mask.shape[1], mask.device
+    m = mask.to(torch.bool)
+    rows = m.sum(-1)  # (R, M) trained outputs of each input domain
+    total = rows.sum(-1)
+    if (total == 0).any():
+        raise ValueError("every replica needs at least one trained route (K >= 1)")
+    k_of, w_of = rows.amax(-1), 1.0 / total.to(torch.float64)
+    # each input's trained outputs first (increasing j), then the others (padding, weight 0)
+    order = torch.argsort((~m).to(torch.int64) * M + torch.arange(M, device=dev), dim=-1)
+    groups = []
+    for k in sorted(set(k_of.tolist())):
+        idx = torch.nonzero(k_of == k).flatten()
+        live = torch.arange(k, device=dev) < rows[idx].unsqueeze(-1)
+        w = (live.to(torch.float64) * w_of[idx].view(-1, 1, 1)).to(dtype)
+        lo, hi = int(idx[0]), int(idx[-1]) + 1
+        groups.append((slice(lo, hi) if hi - lo == idx.numel() else idx, order[idx, :, :k].contiguous(), w))
+    return RoutePlan(groups, R, M)
+
+
+@dataclass
+class TrainLayout:
+    """A :class:`RouteNet`'s weights as :func:`trained_route_step` holds them, with momentum buffers.
+
+    Permuted-pixel domains (``perms`` given): ``enc (R, M, N_h, d)`` in the *unpermuted* pixel basis,
+    ``W1'[i] = W1[i] P_i`` (``W1'[i][:, perms[i]] = W1[i]``), so that every encoder of every replica reads
+    the same batch ``x (B, d)``: the encoders' forward pass and gradient are then one batched product
+    each, with no per-domain copy of the batch. The change of basis is exact (a gather) and commutes
+    with momentum SGD, whose updates are elementwise. Other domains (rotations, features) keep ``enc``
+    as it is.
+    """
+
+    enc: torch.Tensor
+    hid: torch.Tensor
+    dec: torch.Tensor
+    bufs: list[torch.Tensor]
+    nonlinearity: str
+    perms: torch.Tensor | None
+
+    @classmethod
+    def of(cls, net: RouteNet, perms: torch.Tensor | None) -> "TrainLayout":
+        enc = net.enc.clone() if perms is None else _permute_columns(net.enc, torch.argsort(perms, dim=-1))
+        hid, dec = net.hid.clone(), net.dec.clone()
+        return cls(enc, hid, dec, [torch.zeros_like(p) for p in (enc, hid, dec)], net.nonlinearity, perms)
+
+    def write_back(self, net: RouteNet) -> None:
+        """Copy the weights into ``net`` in its own basis (exact)."""
+        net.enc.copy_(self.enc if self.perms is None else _permute_columns(self.enc, self.perms))
+        net.hid.copy_(self.hid)
+        net.dec.copy_(self.dec)
+
+
+def _permute_columns(enc: torch.Tensor, perms: torch.Tensor) -> torch.Tensor:
+    """``out[r, i][:, q] = enc[r, i][:, perms[i, q]]`` for encoders ``(R, M, N_h, d)``."""
+    R, M, Nh, d = enc.shape
+    return torch.gather(enc, 3, perms.to(enc.device).view(1, M, 1, d).expand(R, M, Nh, d))
+
+
+def trained_route_step(st: TrainLayout, x: torch.Tensor, targets: torch.Tensor, plan: RoutePlan,
+                       lr: torch.Tensor | None, *, loss: str = "ce", momentum: float = 0.9) -> torch.Tensor:
+    """The masked loss ``(R,)`` over the trained routes (before the update) and, with ``lr``, one momentum-SGD step.
+
+    The same step as :func:`sgd_step` (``b <- momentum b + g``, ``p <- p - lr b``), computing only what
+    the gate trains: each input domain's hidden code meets only the decoders of its trained routes, in
+    one batched product per group of replicas (:class:`RoutePlan`). ``x`` is ``(B, d)`` for permuted
+    domains (``st.perms``: every encoder reads it), else ``(M, B, d)``; ``targets (M_out, B)``. The loss
+    equals :func:`masked_loss` of every route's output, and the step :func:`sgd_step`'s, to round-off
+    (tested). ``lr=None`` only evaluates the loss.
+    """
+    R, M, Nh, d = st.enc.shape
+    C, B, nl = st.dec.shape[2], x.shape[-2], st.nonlinearity
+    shared = st.perms is not None
+    if shared:  # (R*M) encoders against one batch: a batched product with the batch broadcast (no copy)
+        a1 = torch.matmul(x, st.enc.view(R * M, Nh, d).transpose(1, 2)).view(R, M, B, Nh)
+    else:  # each replica's M encoders against the M domains' batches
+        a1 = torch.empty(R, M, B, Nh, dtype=st.enc.dtype, device=st.enc.device)
+        for r in range(R):
+            torch.bmm(x, st.enc[r].transpose(1, 2), out=a1[r])
+    h = _act(a1, nl).view(R, M * B, Nh)
+    a2 = torch.bmm(h, st.hid.transpose(1, 2))
+    z = _act(a2, nl)
+    step = lr is not None
+    L = torch.zeros(R, dtype=z.dtype, device=z.device)
+    g_z = torch.empty_like(z) if step else None
+    g_dec = torch.zeros_like(st.dec) if step else None
+    reps = torch.arange(R, device=z.device)
+    dec_rows = st.dec.view(R * M, C * Nh)
+    for sel, J, w in plan.groups:
+        Rg, k = J.shape[0], J.shape[2]
+        zg = z[sel].reshape(Rg * M, B, Nh)
+        rows = (reps[sel].view(Rg, 1, 1) * M + J).view(-1)  # the trained decoders, as rows of dec (R*M_out)
+        dsel = dec_rows.index_select(0, rows).view(Rg * M, k * C, Nh)
+        out = torch.bmm(zg, dsel.transpose(1, 2)).view(Rg, M, B, k, C)
+        tsel = targets[J].permute(0, 1, 3, 2)  # (R_g, M, B, k): each example's class on each trained route
+        per_route, g_out = losses_and_output_gradient(out, tsel, w, loss)
+        L[sel] = (per_route * w).sum((1, 2))
+        if step:
+            g_out = g_out.view(Rg * M, B, k * C)
+            if isinstance(sel, slice):
+                torch.bmm(g_out, dsel, out=g_z[sel].view(Rg * M, B, Nh))
+            else:
+                g_z[sel] = torch.bmm(g_out, dsel).view(Rg, M * B, Nh)
+            g_dec.view(R * M, C * Nh).index_add_(0, rows, torch.bmm(g_out.transpose(1, 2), zg).view(-1, C * Nh))
+    if not step:
+        return L
+    g_a2 = _act_backward(a2, g_z, nl)
+    g_hid = torch.bmm(g_a2.transpose(1, 2), h)
+    g_a1 = _act_backward(a1, torch.bmm(g_a2, st.hid).view(R, M, B, Nh), nl)
+    b_enc, b_hid, b_dec = st.bufs
+    if shared:
+        b_enc.view(R * M, Nh, d).baddbmm_(g_a1.view(R * M, B, Nh).transpose(1, 2), x.expand(R * M, B, d),
+                                          beta=momentum)
+    else:
+        for r in range(R):
+            b_enc[r].baddbmm_(g_a1[r].transpose(1, 2), x, beta=momentum)
+    b_hid.mul_(momentum).add_(g_hid)
+    b_dec.mul_(momentum).add_(g_dec)
+    st.enc.addcmul_(lr.view(R, 1, 1, 1), b_enc, value=-1)
+    st.hid.addcmul_(lr.view(R, 1, 1), b_hid, value=-1)
+    st.dec.addcmul_(lr.view(R, 1, 1, 1), b_dec, value=-1)
+    return L
+
+
+@dataclass
 class History:
     """Training record: steps, training time ``t = steps * lr`` (units of tau), masked loss per replica."""
 
@@ -262,19 +409,28 @@ class History:
         return torch.stack(self.loss) if self.loss else torch.empty(0)
 
 
+#: Training engines: ``"trained"`` computes only the trained routes (:func:`trained_route_step`, the
+#: default); ``"all"`` computes every route and masks the loss (:func:`sgd_step`, the reference).
+ENGINES = ("trained", "all")
+
+
 def train(net: RouteNet, inputs: Domains, labels: torch.Tensor, label_perms: torch.Tensor, mask: torch.Tensor,
           *, steps: int, lr, loss: str = "ce", momentum: float = 0.9, batch_size: int | None = 8,
-          seed: int = 0, record_every: int = 50, progress: bool = True, desc: str = "training") -> History:
+          seed: int = 0, record_every: int = 50, progress: bool = True, desc: str = "training",
+          engine: str = "trained") -> History:
     """Train all replicas in place on their trained routes.
 
     ``mask (R, M, M)`` (or ``(M, M)``, shared) selects the trained routes of each replica.
     ``lr`` is a number or one per replica. ``batch_size=None`` is full-batch gradient descent. Each replica's loss is the mean over its
     trained routes and the batch; replicas are summed, so each gets exactly its own gradient and SGD
     (elementwise) updates them independently. Minibatches are shuffled epochs drawn with ``seed``,
-    shared by all replicas and all routes.
+    shared by all replicas and all routes. ``engine`` (:data:`ENGINES`) chooses the step; both give the
+    same training to float round-off.
     """
     if loss not in LOSSES:
         raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
     if inputs.M != net.M or label_perms.shape[0] != net.M:
         raise ValueError(f"inputs have {inputs.M} domains and label_perms {label_perms.shape[0]}; the net has M={net.M}")
     mask = mask.expand(net.replicas, net.M, net.M).to(net.enc.device)
@@ -282,37 +438,52 @@ def train(net: RouteNet, inputs: Domains, labels: torch.Tensor, label_perms: tor
         raise ValueError("every replica needs at least one trained route (K >= 1)")
     if batch_size is not None and not 0 < batch_size <= inputs.n:
         raise ValueError(f"batch_size must be in 1..{inputs.n} or None (full batch), got {batch_size!r}")
-    params = net.parameters()
     lr_r = torch.as_tensor(lr, dtype=net.enc.dtype, device=net.enc.device).reshape(-1)
-    if lr_r.numel() not in (1, net.replicas) or (lr_r <= 0).any():
-        raise ValueError(f"lr must be a positive number or one per replica ({net.replicas}), got {lr!r}")
-    lr_r = lr_r.expand(net.replicas)
-    bufs = [torch.zeros_like(p) for p in params]
+    if lr_r.numel() not in (1, net.replicas) or (lr_r <= 0).any() or not torch.isfinite(lr_r).all():
+        raise ValueError(f"lr must be a positive finite number or one per replica ({net.replicas}), got {lr!r}")
+    if not (isinstance(momentum, (int, float)) and math.isfinite(momentum) and 0 <= momentum < 1):
+        raise ValueError(f"momentum must be a number in [0, 1), got {momentum!r}")
+    lr_r = lr_r.expand(net.replicas).contiguous()
     g = torch.Generator().manual_seed(seed)
     n, dev = inputs.n, net.enc.device
     order, pos = torch.randperm(n, generator=g), 0
     hist = History(lr=float(lr_r.max()))
     full = batch_size is None
-    xb_full = inputs.batch(torch.arange(n, device=inputs.base.device)).to(dev) if full else None
+    shared = engine == "trained" and inputs.perms is not None
+
+    def batch(idx):  # the inputs the step reads: one batch for permuted domains (shared basis), else per domain
+        idx = idx.to(inputs.base.device)
+        return (inputs.base[idx] if shared else inputs.batch(idx)).to(dev)
+
+    xb_full = batch(torch.arange(n)) if full else None
     t_full = route_targets(labels, label_perms).to(dev) if full else None
-    for step in tqdm(range(steps + 1), desc=desc, disable=not progress, leave=False):
-        if full:
-            xb, tb = xb_full, t_full
-        else:
-            if pos + batch_size > n:
-                order, pos = torch.randperm(n, generator=g), 0
-            idx = order[pos:pos + batch_size]
-            pos += batch_size
-            xb = inputs.batch(idx.to(inputs.base.device)).to(dev)
-            tb = route_targets(labels[idx], label_perms).to(dev)
-        if step == steps:
-            with torch.no_grad():
+    if engine == "trained":
+        st = TrainLayout.of(net, inputs.perms if shared else None)
+        plan = route_plan(mask, net.enc.dtype)
+    else:
+        bufs = [torch.zeros_like(p) for p in net.parameters()]
+    with torch.no_grad():
+        for step in tqdm(range(steps + 1), desc=desc, disable=not progress, leave=False):
+            if full:
+                xb, tb = xb_full, t_full
+            else:
+                if pos + batch_size > n:
+                    order, pos = torch.randperm(n, generator=g), 0
+                idx = order[pos:pos + batch_size]
+                pos += batch_size
+                xb, tb = batch(idx), route_targets(labels[idx], label_perms).to(dev)
+            last = step == steps  # the loss after the last update; otherwise the loss before this step's update
+            if engine == "trained":
+                L = trained_route_step(st, xb, tb, plan, None if last else lr_r, loss=loss, momentum=momentum)
+            elif last:
                 L = masked_loss(route_losses(route_outputs(net, xb), tb, loss), mask)
-        else:  # the loss before this step's update, as autograd's forward pass would report it
-            L = sgd_step(net, xb, tb, mask, bufs, lr_r, loss=loss, momentum=momentum)
-        if step % record_every == 0 or step == steps:
-            hist.step.append(step)
-            hist.loss.append(L.detach().cpu())
+            else:
+                L = sgd_step(net, xb, tb, mask, bufs, lr_r, loss=loss, momentum=momentum)
+            if step % record_every == 0 or last:
+                hist.step.append(step)
+                hist.loss.append(L.detach().cpu())
+        if engine == "trained":
+            st.write_back(net)
     return hist
 
 
