@@ -41,7 +41,8 @@ def test_per_point_steps_are_one_per_point_and_split_with_the_points():
 
 def test_archive_find_load_round_trip(tmp_path, family, result):
     path = store.archive("tiny", SPEC, result, what="a tiny sweep", command="pytest", wall_time_s=1.0, store=tmp_path)
-    record = json.loads(path.with_suffix(".json").read_text())
+    record = json.loads((tmp_path / "tiny.json").read_text())
+    assert path.name == record["arrays"] and path.name.startswith("tiny-")
     assert record["spec"] == json.loads(SPEC.to_json()) and record["machine"]["torch"] == torch.__version__
     assert store.find(SPEC, tmp_path) == path
     assert store.find(dataclasses.replace(SPEC, seeds=(0,)), tmp_path) is None  # another spec is another sweep
@@ -66,7 +67,7 @@ def test_obtain_takes_the_archive_only_for_the_same_spec_and_replays_it(tmp_path
     table = Origins()
     table.add("archived", SPEC, obtain(SPEC, store=tmp_path)[1])
     table.add("new", other, origin)
-    assert "results/sweeps/tiny.npz" in repr(table) and "computed by this run" in table._repr_html_()
+    assert f"results/sweeps/{store.find(SPEC, tmp_path).name}" in repr(table) and "computed by this run" in table._repr_html_()
 
 
 def test_a_damaged_archive_is_refused(tmp_path, result):
@@ -75,7 +76,7 @@ def test_a_damaged_archive_is_refused(tmp_path, result):
         f.write(b"\0")
     with pytest.raises(ValueError, match="does not match its record"):
         store.load(path)
-    path.with_suffix(".json").unlink()
+    (tmp_path / "tiny.json").unlink()
     with pytest.raises(ValueError, match="has no record"):
         store.load(path)
 
@@ -90,7 +91,8 @@ def test_cli_archives_with_a_record(tmp_path, family):
     assert sweep_main([*args, "--archive", "cli", "--what", "a CLI test"]) == 0
     record = json.loads((tmp_path / "cli.json").read_text())
     assert record["what"] == "a CLI test" and record["command"].startswith("python -m gdln.sweep --family")
-    assert store.load(tmp_path / "cli.npz").spec.train["lr"] == [0.1, 0.05]
+    assert store.load(tmp_path / "cli.json").spec.train["lr"] == [0.1, 0.05]
+    assert not (tmp_path / "cli.shards").exists()  # the shards were assembled and removed
 
 
 def test_plateau_exit_reads_the_first_step_below_the_fraction():

@@ -8,22 +8,32 @@
 ``--shards 1 --executor none`` trains in this process. The result (accuracies of every route of every
 replica, the trained-route masks, the loss history and the spec) is written to ``--out`` (.npz);
 :func:`gdln.sweep.load_result` reads it. ``--archive NAME --what TEXT`` instead files it in the sweep
-archive (``results/sweeps/NAME.npz`` and its record ``NAME.json``: command, machine, code, wall time,
-checksum; :mod:`gdln.sweep.store`), where a chapter asking for the same spec finds it.
+archive (``results/sweeps/NAME-<sha>.npz`` and its record ``NAME.json``: command, machine, code, wall
+time, checksum; :mod:`gdln.sweep.store`), where a chapter asking for the same spec finds it. A sweep
+bound for the archive is resumable (:mod:`gdln.sweep.shards`): it is cut into ``--shards`` shards (by
+default one per sweep point), each filed as soon as it ends, and the same command run again trains
+only the missing ones; ``--time-limit-min`` stops before a shard that would not end in time.
+
+Every value is checked before any data is read or any step is trained: exit status 2 with a message
+naming the value. Exit status 3: stopped at the time limit with shards still to train (finished ones kept).
 """
 
 from __future__ import annotations
 
 import argparse
+import math
+import os
 import shlex
 import sys
-import time
+import tempfile
+from pathlib import Path
 
 import yaml
 
 from gdln.sweep.spec import FAMILIES, SweepSpec, run, save_result
-from gdln.sweep.store import archive
-from gdln.sweep.submit import EXECUTORS, run_sharded
+from gdln.sweep.store import preflight
+from gdln.sweep.submit import EXECUTORS, _executor, run_sharded, run_to_store
+from gdln.util.device import resolve_device
 
 
 def _options(pairs: list[str]) -> dict:
@@ -55,7 +65,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--lr", type=float, nargs="+", default=[0.05], help="step size, one per point or one")
     p.add_argument("--momentum", type=float, default=0.9)
     p.add_argument("--loss", default="ce", choices=("ce", "mse"))
-    p.add_argument("--shards", type=int, default=1)
+    p.add_argument("--shards", type=int, default=0,
+                   help="number of shards (0: one per sweep point with --archive, else 1)")
+    p.add_argument("--time-limit-min", type=float, default=None,
+                   help="with --archive --executor none: start no shard that would end after this many minutes")
     p.add_argument("--executor", default="local", choices=(*EXECUTORS, "none"),
                    help="none: this process; local: submitit jobs on this machine; slurm: a SLURM job array")
     p.add_argument("--slurm", nargs="*", default=[], metavar="KEY=VALUE",
@@ -79,28 +92,75 @@ def main(argv: list[str] | None = None) -> int:
                          downsample=args.downsample, nonlinearity=args.nonlinearity, label_kind=args.label_kind,
                          train=dict(steps=args.steps, batch_size=args.batch_size, lr=args.lr[0] if len(args.lr) == 1 else list(args.lr),
                                     momentum=args.momentum, loss=args.loss))
-        if len(args.lr) not in (1, len(spec.points)):
-            raise ValueError(f"--lr has {len(args.lr)} values; expected 1 or one per point ({len(spec.points)})")
-        started = time.perf_counter()
-        if args.executor == "none":
-            if args.shards != 1:
-                raise ValueError(f"--shards {args.shards} needs an executor (local or slurm), not 'none'")
-            result = run(spec, device=args.device, data_dir=args.data_dir, progress=True)
+        _check(args, spec)
+        command = "python -m gdln.sweep " + shlex.join(sys.argv[1:] if argv is None else argv)
+        if args.archive:
+            n_shards = args.shards or len(spec.points)
+            path = run_to_store(args.archive, spec, n_shards, what=args.what, command=command, executor=args.executor,
+                                folder=args.folder, device=args.device, data_dir=args.data_dir, threads=args.threads,
+                                slurm=_options(args.slurm), timeout_min=args.timeout_min, store=args.store,
+                                time_limit_s=None if args.time_limit_min is None else 60 * args.time_limit_min)
+            if path is None:
+                return 3
         else:
-            result = run_sharded(spec, args.shards, folder=args.folder, executor=args.executor,
-                                 device=args.device, data_dir=args.data_dir, threads=args.threads,
-                                 slurm=_options(args.slurm), timeout_min=args.timeout_min)
+            n_shards = args.shards or 1
+            if args.executor == "none":
+                if n_shards != 1:
+                    raise ValueError(f"--shards {n_shards} needs an executor (local or slurm), not 'none'")
+                result = run(spec, device=args.device, data_dir=args.data_dir, progress=True)
+            else:
+                result = run_sharded(spec, n_shards, folder=args.folder, executor=args.executor,
+                                     device=args.device, data_dir=args.data_dir, threads=args.threads,
+                                     slurm=_options(args.slurm), timeout_min=args.timeout_min)
+            path = save_result(args.out, spec, result)
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    if args.archive:
-        command = "python -m gdln.sweep " + shlex.join(sys.argv[1:] if argv is None else argv)
-        path = archive(args.archive, spec, result, what=args.what, command=command, device=args.device,
-                       wall_time_s=time.perf_counter() - started, store=args.store)
-    else:
-        path = save_result(args.out, spec, result)
+    except KeyboardInterrupt:
+        print("[gdln.sweep] interrupted: the shards filed so far are kept; run the same command again to continue",
+              file=sys.stderr)
+        return 130
     print(f"[gdln.sweep] {len(spec.points)} points x {len(spec.seeds)} seeds -> {path}")
     return 0
+
+
+def _check(args, spec: SweepSpec) -> None:
+    """Everything that could refuse the result, checked before any data is read (ValueError)."""
+    for name, values in (("--lr", args.lr), ("--momentum", [args.momentum])):
+        bad = [v for v in values if not math.isfinite(v)]
+        if bad:
+            raise ValueError(f"{name} {bad[0]} is invalid; expected a finite number")
+    if any(v <= 0 for v in args.lr):
+        raise ValueError(f"--lr {args.lr} is invalid; expected positive step sizes")
+    if not 0 <= args.momentum < 1:
+        raise ValueError(f"--momentum {args.momentum} is invalid; expected a number in [0, 1)")
+    if len(args.lr) not in (1, len(spec.points)):
+        raise ValueError(f"--lr has {len(args.lr)} values; expected 1 or one per point ({len(spec.points)})")
+    if args.shards < 0:
+        raise ValueError(f"--shards {args.shards} is invalid; expected a positive number (or 0: automatic)")
+    if args.time_limit_min is not None and not (math.isfinite(args.time_limit_min) and args.time_limit_min > 0):
+        raise ValueError(f"--time-limit-min {args.time_limit_min} is invalid; expected a positive number of minutes")
+    if args.time_limit_min is not None and args.executor != "none":
+        raise ValueError("--time-limit-min applies to --executor none (a scheduler has its own: --timeout-min)")
+    try:
+        resolve_device(args.device)
+    except (ValueError, RuntimeError) as err:
+        raise ValueError(f"--device {args.device}: {err}") from None
+    if args.executor != "none":
+        _executor(args.folder, args.executor, _options(args.slurm), args.timeout_min)
+    if args.archive:
+        preflight(args.archive, spec, args.store)
+    else:
+        out = Path(args.out)
+        if out.is_dir() or out.suffix != ".npz":
+            raise ValueError(f"--out {args.out} is invalid; expected a file name ending in .npz")
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=".write-check-")
+            os.close(fd)
+            os.unlink(tmp)
+        except OSError as err:
+            raise ValueError(f"--out {args.out}: its folder cannot be written ({err.strerror or err})") from None
 
 
 if __name__ == "__main__":

@@ -24,6 +24,8 @@ import html
 import json
 import os
 import platform
+import tempfile
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,7 +37,8 @@ from gdln.tasks.images import TaskFamily
 from gdln.util.files import REPO_ROOT, atomic_write_json, file_digests
 from gdln.util.version import __version__, source_hash
 
-__all__ = ["STORE", "Archived", "machine", "archive", "find", "load", "replay", "obtain", "Origins"]
+__all__ = ["STORE", "Archived", "DamagedEntry", "machine", "preflight", "archive", "entries", "find", "load", "replay",
+           "obtain", "Origins"]
 
 #: The repository's sweep archive (``$GDLN_SWEEPS_DIR`` overrides it).
 STORE = REPO_ROOT / "results" / "sweeps"
@@ -61,60 +64,171 @@ class Archived:
     spec: SweepSpec
     result: SweepResult
     record: dict = field(default_factory=dict)
+    record_path: Path | None = None
 
     @property
     def name(self) -> str:
-        return self.path.stem
+        return (self.record_path or self.path).stem
+
+
+class DamagedEntry(UserWarning):
+    """An entry of the sweep archive that cannot be read or does not agree with its record."""
+
+
+def _check_name(name: str) -> None:
+    if not isinstance(name, str) or not name or Path(name).name != name or name.startswith(".") \
+            or name.endswith((".npz", ".json", ".shards")):
+        raise ValueError(f"name={name!r} is invalid; expected a plain file name without extension, "
+                         "such as 'mnist-permuted-M10-full'")
+
+
+def _arrays_path(rec_path: Path, record: dict) -> Path:
+    """The ``.npz`` a record vouches for: ``record["arrays"]`` (new entries), else ``<name>.npz``."""
+    name = record.get("arrays", f"{rec_path.stem}.npz")
+    if Path(name).name != name:
+        raise ValueError(f"{rec_path}: 'arrays' = {name!r} is not a file name in the store")
+    return rec_path.with_name(name)
+
+
+def preflight(name: str, spec: SweepSpec, store=None) -> Path:
+    """Check, before any training, that ``spec`` can be filed as ``name``; returns the store folder.
+
+    Refuses an invalid ``name``, a store that cannot be created or written (tried with a temporary
+    file), and an entry ``name`` that holds another sweep. An entry of the same spec is allowed (it
+    will be replaced by the new run, atomically, only once that run is complete).
+    """
+    _check_name(name)
+    folder = _store(store)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".write-check-")
+        os.close(fd)
+        os.unlink(tmp)
+    except OSError as err:
+        raise ValueError(f"the sweep store {folder} cannot be written ({err.strerror or err}); "
+                         "choose another --store or fix its permissions") from None
+    rec = folder / f"{name}.json"
+    if rec.exists():
+        try:
+            other = SweepSpec.from_json(json.dumps(json.loads(rec.read_text())["spec"]))
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            raise ValueError(f"{rec} exists but cannot be read ({err}); choose another name or move it away") from None
+        if other != spec:
+            raise ValueError(f"{rec} holds another sweep ({other.family}, M = {other.M}, K = {list(other.Ks)}); "
+                             "choose another name or remove it first")
+    return folder
 
 
 def archive(name: str, spec: SweepSpec, result: SweepResult, *, what: str, command: str, wall_time_s: float,
-            device="cpu", store=None) -> Path:
-    """Write ``<store>/<name>.npz`` and its record ``<name>.json`` (both atomically; the arrays first).
+            device="cpu", store=None, extra: dict | None = None) -> Path:
+    """File ``result`` as entry ``name``: its arrays ``<name>-<sha12>.npz`` and its record ``<name>.json``.
 
-    Refuses a ``name`` that would leave the store, and an existing entry of another spec.
+    One atomic step: the arrays are written under a name of their own (their checksum) beside any
+    previous entry, and the record, written atomically last, is the commit point; only then is the
+    previous entry's arrays file removed. A run killed at any moment leaves the previous entry intact
+    (or the new one complete) and at most an unreferenced arrays file, which the next ``archive``
+    of that name removes. Refuses what :func:`preflight` refuses. Returns the arrays' path.
     """
-    if not name or Path(name).name != name or name.startswith("."):
-        raise ValueError(f"name={name!r} is invalid; expected a plain file name such as 'mnist-permuted-M10-full'")
-    folder = _store(store)
-    npz, rec = folder / f"{name}.npz", folder / f"{name}.json"
-    if npz.exists() and load_result(npz)[0] != spec:
-        raise ValueError(f"{npz} holds another sweep; choose another name or remove it first")
-    folder.mkdir(parents=True, exist_ok=True)
-    save_result(npz, spec, result)
+    folder = preflight(name, spec, store)
+    rec = folder / f"{name}.json"
+    old = None
+    if rec.exists():
+        try:
+            old = _arrays_path(rec, json.loads(rec.read_text()))
+        except (OSError, ValueError):
+            old = None
+    tmp = folder / f".{name}.arrays.tmp.npz"
+    save_result(tmp, spec, result)
+    digest = file_digests(tmp)["sha256"]
+    npz = folder / f"{name}-{digest[:12]}.npz"
+    os.replace(tmp, npz)
     record = {"what": what, "command": command, "spec": json.loads(spec.to_json()), "machine": machine(device),
               "wall_time_s": round(float(wall_time_s), 1),
               "executed_at": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%MZ"),
               "code": {"gdln_version": __version__, "gdln_source_hash": source_hash()},
-              "sha256": file_digests(npz)["sha256"]}
+              "arrays": npz.name, "sha256": digest, **(extra or {})}
     atomic_write_json(rec, record)
+    for stale in [old] if old is not None and old != npz else []:
+        stale.unlink(missing_ok=True)
+    _remove_orphans(folder, name, keep=npz)
     return npz
 
 
-def _record(npz: Path) -> dict:
-    rec = npz.with_suffix(".json")
-    if not rec.exists():
-        raise ValueError(f"{npz} has no record {rec.name}; an archived sweep needs both (see gdln.sweep.store)")
-    return json.loads(rec.read_text())
+def _remove_orphans(folder: Path, name: str, keep: Path) -> None:
+    """Arrays files of entry ``name`` that its record does not name (left by an interrupted archive)."""
+    for f in folder.glob(f"{name}-*.npz"):
+        if f != keep and len(f.stem) == len(name) + 13:
+            f.unlink(missing_ok=True)
+    (folder / f".{name}.arrays.tmp.npz").unlink(missing_ok=True)
+
+
+def _record(rec: Path) -> dict:
+    try:
+        record = json.loads(rec.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"{rec}: the record cannot be read ({err})") from None
+    if not isinstance(record, dict) or "spec" not in record or "sha256" not in record:
+        raise ValueError(f"{rec}: not a sweep record (expected an object with 'spec' and 'sha256')")
+    return record
 
 
 def load(path: str | os.PathLike) -> Archived:
-    """Read an archived sweep, after checking its ``.npz`` against the SHA-256 in its record."""
-    npz = Path(path)
-    record = _record(npz)
+    """Read an archived sweep (its record ``.json``, or the entry's ``.npz``), after checking that the
+    arrays match the SHA-256 in the record and that the spec in the arrays is the record's spec."""
+    path = Path(path)
+    rec = path if path.suffix == ".json" else _record_of(path)
+    record = _record(rec)
+    npz = _arrays_path(rec, record)
+    if not npz.exists():
+        raise ValueError(f"{rec} names the arrays {npz.name}, which are missing")
     digest = file_digests(npz)["sha256"]
     if digest != record.get("sha256"):
-        raise ValueError(f"{npz} does not match its record: sha256 {digest[:12]}... != {str(record.get('sha256'))[:12]}...; "
-                         "the archive is damaged or was rewritten without its record")
-    spec, result = load_result(npz)
-    return Archived(npz, spec, result, record)
+        raise ValueError(f"{npz} does not match its record {rec.name}: sha256 {digest[:12]}... != "
+                         f"{str(record.get('sha256'))[:12]}...; the archive is damaged or was rewritten without its record")
+    try:
+        spec, result = load_result(npz)
+    except Exception as err:  # a damaged zip: BadZipFile, KeyError, EOFError, ValueError
+        raise ValueError(f"{npz} cannot be read ({type(err).__name__}: {err})") from None
+    try:
+        rec_spec = SweepSpec.from_json(json.dumps(record["spec"]))
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{rec}: its spec is not a valid sweep ({err})") from None
+    if rec_spec != spec:
+        raise ValueError(f"{rec}: its spec differs from the one stored in {npz.name}; the record was edited")
+    return Archived(npz, spec, result, record, rec)
+
+
+def _record_of(npz: Path) -> Path:
+    """The record of an arrays file: ``<name>.json`` for ``<name>.npz`` or ``<name>-<sha12>.npz``."""
+    direct = npz.with_suffix(".json")
+    stem = npz.stem
+    for rec in (direct, npz.with_name(f"{stem[:-13]}.json") if len(stem) > 13 and stem[-13] == "-" else None):
+        if rec is not None and rec.exists():
+            return rec
+    raise ValueError(f"{npz} has no record {direct.name}; an archived sweep needs both (see gdln.sweep.store)")
+
+
+def entries(store=None) -> list[Path]:
+    """The records (``.json``) of the store's entries, by name."""
+    folder = _store(store)
+    return sorted(p for p in folder.glob("*.json") if not p.name.startswith(".")) if folder.is_dir() else []
 
 
 def find(spec: SweepSpec, store=None) -> Path | None:
-    """The archived ``.npz`` whose spec equals ``spec`` (every field), or None."""
-    folder = _store(store)
-    for npz in sorted(folder.glob("*.npz")) if folder.is_dir() else []:
-        if load_result(npz)[0] == spec:
-            return npz
+    """The arrays (``.npz``) of the archived entry whose spec equals ``spec`` (every field), or None.
+
+    An entry that cannot be read, or whose arrays do not match its record, is skipped with one
+    :class:`DamagedEntry` warning naming its file and what is wrong; the rest of the store keeps working.
+    """
+    for rec in entries(store):
+        try:
+            if SweepSpec.from_json(json.dumps(_record(rec)["spec"])) != spec:
+                continue
+            entry = load(rec)
+        except (ValueError, TypeError, KeyError) as err:
+            warnings.warn(f"sweep archive: skipping {rec.name}: {err}", DamagedEntry, stacklevel=2)
+            continue
+        return entry.path
     return None
 
 
@@ -131,7 +245,7 @@ def replay(entry: Archived, *, steps: int = 100, family: TaskFamily | None = Non
             "checked_at": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%MZ"),
             "code": {"gdln_version": __version__, "gdln_source_hash": source_hash()},
             "meaning": "today's code retrained the first steps and compared the stored loss history (0.0: bit for bit)"}
-        atomic_write_json(entry.path.with_suffix(".json"), entry.record)
+        atomic_write_json(entry.record_path or entry.path.with_suffix(".json"), entry.record)
     return diff
 
 
@@ -180,7 +294,7 @@ class Origins:
         rep = origin.get("replay")
         check = (f"first {rep['steps']} steps retrained now: max |loss difference| {rep['max_abs_loss_difference']:.2g}"
                  if rep else "not replayed by this run")
-        return [label, data, f"archive: results/sweeps/{origin['name']}.npz", where, check]
+        return [label, data, f"archive: results/sweeps/{rec.get('arrays', origin['name'] + '.npz')}", where, check]
 
     HEAD = ["sweep", "scale", "source", "run on", "replay check"]
 
