@@ -129,19 +129,26 @@ def estimate_seconds(spec: SweepSpec, n_shards: int, missing: list[int], *, devi
                      warmup_steps: int = 10) -> float:
     """Seconds to train the ``missing`` shards, from a short measured warm-up of the first of them.
 
-    Trains that shard's replicas for ``warmup_steps`` steps (after one untimed step), and scales the
-    time per step by each shard's number of replicas and the protocol's steps. Training only: the
-    evaluation on held-out images adds one forward pass of every route per test image.
+    Trains that shard's replicas for ``warmup_steps`` and for twice as many steps; the difference of
+    the two times is the time of ``warmup_steps`` steps, free of the fixed costs (initialisation, the
+    evaluation of every route on the held-out images). It is scaled by each shard's number of replicas
+    and the protocol's steps: training only, the evaluation adds one forward pass of every route per
+    test image.
     """
     parts = shard(spec, n_shards)
     if not missing:
         return 0.0
     sub = parts[missing[0]][0]
     fam = build_family(sub, data_dir=data_dir, device=device)
-    run(dataclasses.replace(sub, train={**sub.train, "steps": 1}), family=fam, device=device)
-    t0 = time.perf_counter()
-    run(dataclasses.replace(sub, train={**sub.train, "steps": warmup_steps}), family=fam, device=device)
-    per_replica_step = (time.perf_counter() - t0) / warmup_steps / (len(sub.points) * len(sub.seeds))
+
+    def timed(steps: int) -> float:
+        t0 = time.perf_counter()
+        run(dataclasses.replace(sub, train={**sub.train, "steps": steps}), family=fam, device=device)
+        return time.perf_counter() - t0
+
+    timed(1)  # untimed: first-call costs
+    per_replica_step = max(timed(2 * warmup_steps) - timed(warmup_steps), 0.0) / warmup_steps \
+        / (len(sub.points) * len(sub.seeds))
     return sum(per_replica_step * len(parts[i][0].points) * len(parts[i][0].seeds) * int(parts[i][0].train["steps"])
                for i in missing)
 
