@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 
 import pytest
 import torch
@@ -103,3 +104,124 @@ def test_plateau_exit_reads_the_first_step_below_the_fraction():
     h.loss = [torch.tensor([2.0, 2.0]), torch.tensor([1.5, 2.0]), torch.tensor([0.9, 1.9]), torch.tensor([0.1, 1.2])]
     got = plateau_exit(h, fraction=0.5)
     assert got[0].item() == 100.0 and torch.isnan(got[1])
+
+
+def test_a_killed_sweep_resumes_with_the_missing_shards_and_equals_one_run(tmp_path, family, result, monkeypatch):
+    """Shard 1 of 2 is killed mid-training: its siblings stay filed, nothing of it counts, and the same
+    call again trains only the missing shard and archives exactly the single-process arrays."""
+    from gdln.sweep import shards, submit
+
+    real_run, calls = submit.run, []
+
+    def dies_on_second(spec, **kw):
+        calls.append(spec.Ks)
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # killed while training the second shard
+        return real_run(spec, **kw)
+
+    monkeypatch.setattr(submit, "estimate_seconds", lambda *a, **k: 0.0)
+    monkeypatch.setattr(submit, "run", dies_on_second)
+    kw = dict(what="resumed", command="pytest", store=tmp_path, log=lambda _: None)
+    with pytest.raises(KeyboardInterrupt):
+        submit.run_to_store("resumed", SPEC, 2, **kw)
+    filed = shards.filed_shards("resumed", SPEC, 2, tmp_path)
+    assert sorted(filed) == [0] and store.find(SPEC, tmp_path) is None
+    (shards.shards_dir("resumed", tmp_path) / "shard-0001-of-0002.npz").write_bytes(b"half a shard")  # no record
+    calls.clear()
+    monkeypatch.setattr(submit, "run", real_run)
+    path = submit.run_to_store("resumed", SPEC, 2, **kw)
+    entry = store.load(path)
+    for name in ("trained", "untrained", "acc", "masks"):
+        assert torch.equal(getattr(entry.result, name), getattr(result, name)), name
+    assert all(torch.equal(a, b) for a, b in zip(entry.result.history.loss, result.history.loss))
+    assert entry.record["shards"]["n"] == 2 and not shards.shards_dir("resumed", tmp_path).exists()
+
+
+def test_shards_of_another_sweep_or_cut_are_refused_before_training(tmp_path, family, result, monkeypatch):
+    from gdln.sweep import shards, submit
+
+    sub, pi, si = shard(SPEC, 2)[0]
+    shards.file_shard("s", SPEC, 2, 0, run(sub, family=family), wall_time_s=1.0, store=tmp_path)
+    monkeypatch.setattr(submit, "run", lambda *a, **k: pytest.fail("trained although the call must be refused"))
+    with pytest.raises(ValueError, match="cut into 2 shards; run it again with --shards 2"):
+        submit.run_to_store("s", SPEC, 4, what="x", command="x", store=tmp_path, log=lambda _: None)
+    with pytest.raises(ValueError, match="holds shards of another sweep"):
+        submit.run_to_store("s", dataclasses.replace(SPEC, n_h=9), 2, what="x", command="x", store=tmp_path,
+                            log=lambda _: None)
+    npz = shards.shards_dir("s", tmp_path) / "shard-0000-of-0002.npz"
+    npz.write_bytes(npz.read_bytes()[:-10])  # damaged: reported and trained again, never used
+    with pytest.warns(store.DamagedEntry, match="shard-0000-of-0002.json"):
+        assert shards.filed_shards("s", SPEC, 2, tmp_path) == {}
+
+
+def test_a_damaged_entry_is_skipped_with_a_warning_and_the_rest_works(tmp_path, family, result):
+    store.archive("good", SPEC, result, what="x", command="x", wall_time_s=0, store=tmp_path)
+    other = dataclasses.replace(SPEC, seeds=(0,))
+    bad = store.archive("bad", other, result, what="x", command="x", wall_time_s=0, store=tmp_path)
+    bad.write_bytes(b"PK\x03\x04 not a zip")
+    (tmp_path / "broken.json").write_text("{ not json")
+    with pytest.warns(store.DamagedEntry) as seen:
+        assert store.find(SPEC, tmp_path) is not None  # the good entry is still found
+        assert store.find(other, tmp_path) is None
+    text = " ".join(str(w.message) for w in seen)
+    assert "broken.json" in text and "bad.json" in text
+    rec = json.loads((tmp_path / "good.json").read_text())
+    rec["spec"]["n_h"] = 99  # an edited record no longer matches the arrays it vouches for
+    rec_path = tmp_path / "edited.json"
+    rec_path.write_text(json.dumps(rec))
+    with pytest.raises(ValueError, match="edited"):
+        store.load(rec_path)
+
+
+def test_re_archiving_keeps_the_old_entry_until_the_new_one_is_complete(tmp_path, family, result, monkeypatch):
+    first = store.archive("e", SPEC, result, what="first", command="x", wall_time_s=0, store=tmp_path)
+    import gdln.sweep.store as S
+
+    def killed(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(S, "atomic_write_json", killed)  # killed after the new arrays, before the record
+    with pytest.raises(KeyboardInterrupt):
+        store.archive("e", SPEC, result, what="second", command="x", wall_time_s=5, store=tmp_path)
+    monkeypatch.undo()
+    entry = store.load(tmp_path / "e.json")
+    assert entry.record["what"] == "first" and entry.path == first  # the old entry, intact
+    second = store.archive("e", SPEC, result, what="second", command="x", wall_time_s=5, store=tmp_path)
+    assert store.load(tmp_path / "e.json").record["what"] == "second"
+    assert sorted(p.name for p in tmp_path.glob("e*.npz")) == [second.name]  # nothing left behind
+
+
+@pytest.mark.parametrize("extra,message", [
+    (["--lr", "nan"], "--lr nan is invalid"),
+    (["--momentum", "nan"], "--momentum nan is invalid"),
+    (["--momentum", "1.5"], "--momentum 1.5 is invalid"),
+    (["--device", "tpu"], "--device tpu"),
+    (["--executor", "slurm"], "no SLURM"),
+    (["--archive", "../up"], "name='../up' is invalid"),
+])
+def test_cli_refuses_bad_values_before_any_work(tmp_path, monkeypatch, capsys, extra, message):
+    import gdln.sweep.__main__ as cli
+
+    monkeypatch.setattr(cli, "run_to_store", lambda *a, **k: pytest.fail("started although refused"))
+    monkeypatch.setattr(cli, "run", lambda *a, **k: pytest.fail("started although refused"))
+    monkeypatch.setenv("PATH", "/nonexistent")  # no sbatch
+    args = ["--family", "mnist-permuted", "--M", "3", "--Ks", "1", "--seeds", "0", "--store", str(tmp_path),
+            "--executor", "none", "--archive", "x", "--what", "x"]
+    assert cli.main([*args, *extra]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_cli_refuses_a_name_taken_by_another_sweep_before_training(tmp_path, family, result, monkeypatch, capsys):
+    import gdln.sweep.__main__ as cli
+
+    store.archive("taken", SPEC, result, what="x", command="x", wall_time_s=0, store=tmp_path)
+    monkeypatch.setattr(cli, "run_to_store", lambda *a, **k: pytest.fail("started although refused"))
+    args = ["--family", "mnist-permuted", "--M", "3", "--Ks", "1", "--seeds", "0", "--store", str(tmp_path),
+            "--executor", "none", "--archive", "taken", "--what", "x"]
+    assert cli.main(args) == 2 and "holds another sweep" in capsys.readouterr().err
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    if os.access(ro, os.W_OK):
+        pytest.skip("running as a user who can write anywhere (root): the permission check cannot be tried")
+    assert cli.main([*args[:-4], "--store", str(ro), "--archive", "y", "--what", "x"]) == 2

@@ -29,6 +29,7 @@ Protocols (both available):
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 
 import torch
@@ -399,6 +400,7 @@ class History:
     step: list[int] = field(default_factory=list)
     loss: list[torch.Tensor] = field(default_factory=list)
     lr: float = 0.0
+    wall_s: float = float("nan")  # seconds the training loop took (not stored with a sweep's arrays)
 
     @property
     def t(self) -> torch.Tensor:
@@ -462,6 +464,7 @@ def train(net: RouteNet, inputs: Domains, labels: torch.Tensor, label_perms: tor
         plan = route_plan(mask, net.enc.dtype)
     else:
         bufs = [torch.zeros_like(p) for p in net.parameters()]
+    started = time.perf_counter()
     with torch.no_grad():
         for step in tqdm(range(steps + 1), desc=desc, disable=not progress, leave=False):
             if full:
@@ -484,6 +487,7 @@ def train(net: RouteNet, inputs: Domains, labels: torch.Tensor, label_perms: tor
                 hist.loss.append(L.detach().cpu())
         if engine == "trained":
             st.write_back(net)
+    hist.wall_s = time.perf_counter() - started
     return hist
 
 

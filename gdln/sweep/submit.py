@@ -129,26 +129,21 @@ def estimate_seconds(spec: SweepSpec, n_shards: int, missing: list[int], *, devi
                      warmup_steps: int = 10) -> float:
     """Seconds to train the ``missing`` shards, from a short measured warm-up of the first of them.
 
-    Trains that shard's replicas for ``warmup_steps`` and for twice as many steps; the difference of
-    the two times is the time of ``warmup_steps`` steps, free of the fixed costs (initialisation, the
-    evaluation of every route on the held-out images). It is scaled by each shard's number of replicas
-    and the protocol's steps: training only, the evaluation adds one forward pass of every route per
-    test image.
+    Trains that shard's replicas for ``warmup_steps`` steps and reads the training loop's own wall time
+    (``History.wall_s``: no initialisation, no evaluation), scaled by each shard's number of replicas
+    and the protocol's steps. Training only: the evaluation adds one forward pass of every route per
+    test image. Shards of larger ``K`` cost somewhat more (their decoders), so the first shard's rate
+    is a lower bound when the shards are ordered by ``K``.
     """
     parts = shard(spec, n_shards)
     if not missing:
         return 0.0
     sub = parts[missing[0]][0]
     fam = build_family(sub, data_dir=data_dir, device=device)
-
-    def timed(steps: int) -> float:
-        t0 = time.perf_counter()
-        run(dataclasses.replace(sub, train={**sub.train, "steps": steps}), family=fam, device=device)
-        return time.perf_counter() - t0
-
-    timed(1)  # untimed: first-call costs
-    per_replica_step = max(timed(2 * warmup_steps) - timed(warmup_steps), 0.0) / warmup_steps \
-        / (len(sub.points) * len(sub.seeds))
+    short = dataclasses.replace(sub, train={**sub.train, "steps": warmup_steps})
+    run(dataclasses.replace(sub, train={**sub.train, "steps": 1}), family=fam, device=device)  # first-call costs
+    wall = run(short, family=fam, device=device).history.wall_s
+    per_replica_step = wall / warmup_steps / (len(sub.points) * len(sub.seeds))
     return sum(per_replica_step * len(parts[i][0].points) * len(parts[i][0].seeds) * int(parts[i][0].train["steps"])
                for i in missing)
 
