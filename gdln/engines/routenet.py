@@ -42,7 +42,7 @@ from gdln.tasks.routing import trained_routes
 __all__ = ["NONLINEARITIES", "LOSSES", "LEAKY_SLOPE", "RouteNet", "init_routenet", "route_outputs",
     "route_outputs_loop", "route_targets", "route_losses", "masked_loss", "route_weights",
     "losses_and_output_gradient", "masked_step_gradients", "sgd_step", "RoutePlan", "route_plan", "TrainLayout",
-    "trained_route_step", "ENGINES", "History", "train", "route_accuracy",
+    "trained_route_step", "step_flops", "ENGINES", "History", "train", "route_accuracy",
     "split_accuracy", "transfer_threshold", "plateau_exit", "mean_se", "SweepResult", "run_sweep"]
 
 NONLINEARITIES = ("linear", "leaky_relu")
@@ -409,6 +409,17 @@ class History:
     def losses(self) -> torch.Tensor:
         """``(n_records, R)``."""
         return torch.stack(self.loss) if self.loss else torch.empty(0)
+
+
+def step_flops(replicas: int, M: int, routes: int, *, batch: int, d: int, n_h: int, n_out: int = 10) -> float:
+    """Floating-point operations of one training step, matrix products only (the rest is a few percent).
+
+    Encoders ``4 R M N_h d B`` (forward, weight gradient), shared layer ``6 R M N_h^2 B`` (forward,
+    both gradients), decoders ``6 N_h C B`` per computed route (forward, both gradients): ``routes`` is
+    the number of trained routes for ``engine="trained"``, ``R M^2`` for ``engine="all"``.
+    """
+    return float(4 * replicas * M * n_h * d * batch + 6 * replicas * M * n_h * n_h * batch
+                 + 6 * n_h * n_out * batch * routes)
 
 
 #: Training engines: ``"trained"`` computes only the trained routes (:func:`trained_route_step`, the

@@ -26,12 +26,14 @@ import os
 import shlex
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import yaml
 
 from gdln.sweep.spec import FAMILIES, SweepSpec, run, save_result
-from gdln.sweep.store import preflight
+from gdln.sweep.paper import paper_sweeps, sweep_flops, tiny
+from gdln.sweep.store import find, preflight
 from gdln.sweep.submit import EXECUTORS, _executor, run_sharded, run_to_store
 from gdln.util.device import resolve_device
 
@@ -46,7 +48,72 @@ def _options(pairs: list[str]) -> dict:
     return out
 
 
+def paper_main(argv: list[str]) -> int:
+    """``python -m gdln.sweep paper``: train the paper-scale sweeps the archive does not hold yet."""
+    p = argparse.ArgumentParser(prog="python -m gdln.sweep paper", description=(
+        "Train every sweep at the paper's M, widths and seeds (gdln.sweep.paper.paper_sweeps) that the archive "
+        "does not hold yet, one shard per sweep point, filed as each ends; prints a FLOP count and a measured "
+        "time estimate first, and stops cleanly before a shard that would end after --time-limit-min."))
+    p.add_argument("--device", default="cuda")
+    p.add_argument("--store", default=None, help="the sweep archive's folder (default: results/sweeps)")
+    p.add_argument("--data-dir", default=None)
+    p.add_argument("--seeds", type=int, default=10, help="seeds per point (the paper: 10)")
+    p.add_argument("--only", nargs="+", default=None, metavar="NAME", help="these sweeps only (archive names)")
+    p.add_argument("--time-limit-min", type=float, default=None)
+    p.add_argument("--dry-run", action="store_true", help="list the sweeps, their FLOPs and state; train nothing")
+    p.add_argument("--tiny", action="store_true", help="each sweep at a tiny size (tests the same code path on a CPU)")
+    args = p.parse_args(argv)
+    try:
+        if args.seeds < 1:
+            raise ValueError(f"--seeds {args.seeds} is invalid; expected a positive number")
+        if args.time_limit_min is not None and not (math.isfinite(args.time_limit_min) and args.time_limit_min > 0):
+            raise ValueError(f"--time-limit-min {args.time_limit_min} is invalid; expected a positive number of minutes")
+        try:
+            resolve_device(args.device)
+        except (ValueError, RuntimeError) as err:
+            raise ValueError(f"--device {args.device}: {err}") from None
+        sweeps = paper_sweeps(args.seeds)
+        if args.tiny:
+            sweeps = [tiny(s) for s in sweeps]
+        names = [s.name for s in sweeps]
+        if args.only:
+            unknown = sorted(set(args.only) - set(names))
+            if unknown:
+                raise ValueError(f"--only {unknown} unknown; expected some of {names}")
+            sweeps = [s for s in sweeps if s.name in args.only]
+        for s in sweeps:
+            preflight(s.name, s.spec, args.store)
+        todo = [s for s in sweeps if find(s.spec, args.store) is None]
+        for s in sweeps:
+            state = "archived" if s not in todo else "to train"
+            print(f"[gdln.sweep paper] {s.name}: {len(s.spec.points)} points x {len(s.spec.seeds)} seeds, M = {s.spec.M}, "
+                  f"N_h = {s.spec.n_h}, {sweep_flops(s.spec) / 1e15:.2f} PFLOP of training ({state})")
+        if args.dry_run or not todo:
+            return 0
+        started = time.perf_counter()
+        for s in todo:
+            left = None if args.time_limit_min is None else 60 * args.time_limit_min - (time.perf_counter() - started)
+            if left is not None and left <= 0:
+                print("[gdln.sweep paper] time limit reached; run the same command again to continue")
+                return 3
+            path = run_to_store(s.name, s.spec, len(s.spec.points), what=s.what, command="python -m gdln.sweep paper "
+                                + shlex.join(argv), device=args.device, data_dir=args.data_dir, store=args.store,
+                                time_limit_s=left)
+            if path is None:
+                return 3
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("[gdln.sweep paper] interrupted: the shards filed so far are kept", file=sys.stderr)
+        return 130
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["paper"]:
+        return paper_main(argv[1:])
     p = argparse.ArgumentParser(prog="python -m gdln.sweep", description=__doc__.split("\n\n")[0])
     p.add_argument("--family", required=True, choices=FAMILIES)
     p.add_argument("--M", type=int, required=True, help="number of input (and output) domains")
@@ -93,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
                          train=dict(steps=args.steps, batch_size=args.batch_size, lr=args.lr[0] if len(args.lr) == 1 else list(args.lr),
                                     momentum=args.momentum, loss=args.loss))
         _check(args, spec)
-        command = "python -m gdln.sweep " + shlex.join(sys.argv[1:] if argv is None else argv)
+        command = "python -m gdln.sweep " + shlex.join(argv)
         if args.archive:
             n_shards = args.shards or len(spec.points)
             path = run_to_store(args.archive, spec, n_shards, what=args.what, command=command, executor=args.executor,
