@@ -225,3 +225,28 @@ def test_cli_refuses_a_name_taken_by_another_sweep_before_training(tmp_path, fam
     if os.access(ro, os.W_OK):
         pytest.skip("running as a user who can write anywhere (root): the permission check cannot be tried")
     assert cli.main([*args[:-4], "--store", str(ro), "--archive", "y", "--what", "x"]) == 2
+
+
+def test_jobs_are_cancelled_when_the_parent_is_interrupted_or_terminated():
+    """Ctrl-C or SIGTERM of the parent cancels every job still running (a submitit local job ignores
+    SIGTERM by design, so it would otherwise train on alone)."""
+    import signal
+
+    from gdln.sweep.submit import _cancel_on_exit
+
+    class Job:
+        def __init__(self, done):
+            self._done, self.cancelled = done, False
+
+        def done(self):
+            return self._done
+
+        def cancel(self):
+            self.cancelled = True
+
+    jobs = [Job(False), Job(True)]
+    with pytest.raises(KeyboardInterrupt):
+        with _cancel_on_exit(jobs):
+            os.kill(os.getpid(), signal.SIGTERM)  # turned into KeyboardInterrupt inside the block
+    assert jobs[0].cancelled and not jobs[1].cancelled
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # restored
