@@ -10,7 +10,7 @@ ENV_STAMP := $(VENV)/.gdln-installed
 VENDOR_STAMP := book/_vendor/static/.complete
 # `make book CHAPTERS="framework xor"` builds a book of those chapters only (plus the plain pages)
 CHAPTERS ?=
-# `make book MODE=full DEVICE=cuda` executes the chapters at the paper's scale on a GPU
+# `make book MODE=full DEVICE=cuda` executes the chapters in full mode on a GPU
 MODE ?= quick
 DEVICE ?= auto
 # `make book RESULTS=archive` shows each chapter's archived full-mode run (results/<chapter>/) where one stands

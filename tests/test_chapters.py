@@ -55,7 +55,7 @@ def test_no_claim_fails():
 
 
 def test_every_claim_quick_mode_cannot_judge_has_a_guard_that_held():
-    """A full-only claim or a declared deviation carries a quick-mode guard (gdln.book.bounds): a value
+    """A larger-run claim or a declared deviation carries a quick-mode guard (gdln.book.bounds): a value
     declared from several seeds and a bound from their spread; a broken guard is status "fail" (above)."""
     from gdln.book.bounds import guarded, load
 

@@ -169,10 +169,10 @@ def test_report_gathers_every_claim_with_status_link_and_provenance(repo):
                                _claim("alpha.three", "fail"), _claim("alpha.four", "deviates")])
     text = book.report_markdown(["alpha", "beta"], build)
     assert "**1 of 4 claims pass**, from 2 chapter(s) executed in quick mode." in text
-    for status in ("pass", "fail", "deviates", "full-only"):
+    for status in ("pass", "fail", "deviates", "larger-run"):  # "full-only", a manifest's old name, is read as larger-run
         assert f'<span class="gdln-count claim-{status}"><b>1</b> {status}</span>' in text
     assert text.index("alpha.three") < text.index("alpha.four") < text.index("alpha.two") < text.index("alpha.one")
-    assert 'href="alpha.html#claim-alpha-one"' in text and ">FULL-ONLY<" in text and "{doc}`alpha <alpha>`" in text
+    assert 'href="alpha.html#claim-alpha-one"' in text and ">LARGER-RUN<" in text and "{doc}`alpha <alpha>`" in text
     assert "<td>a | b</td>" in text  # the claims table is raw HTML: a pipe needs no escaping there
     assert "`abcdef0123`" in text and "1.5 s" in text and "**not executed**" in text
 

@@ -172,7 +172,7 @@ def test_report_summary_counts_and_chapters(chapters):
     text = report_text(chapters)
     assert "**2 of 5 claims pass**, from 3 chapter(s) executed in quick mode." in text
     assert "**1 claim fails without an explanation**" in text
-    for n, status in [(2, "pass"), (1, "deviates"), (1, "full-only"), (1, "fail")]:
+    for n, status in [(2, "pass"), (1, "deviates"), (1, "larger-run"), (1, "fail")]:  # full-only: read as larger-run
         assert f'<span class="gdln-count claim-{status}"><b>{n}</b> {status}</span>' in text
     assert '<a href="alpha.html">The alpha chapter</a></td><td>4</td>' in text
     assert '<a href="beta.html">beta</a></td><td colspan="5"><b>not executed</b>' in text
@@ -211,7 +211,7 @@ def test_check_rejects_an_unknown_kind_of_evidence(tmp_path):
 def test_report_folds_all_but_the_first_sentence(chapters):
     text = report_text(chapters)
     assert "<td>Only one sentence</td>" in text  # nothing to fold
-    assert "<details><summary>First sentence.</summary><p>Second one.</p></details>" in text  # full-only, folded
+    assert "<details><summary>First sentence.</summary><p>Second one.</p></details>" in text  # larger-run, folded
     assert ("<details open><summary>First sentence.</summary><p>Second one.</p><p>why it matters</p></details>"
             in text)  # a failure shows its notes
     assert "<p>n.</p><p><b>Known deviation:</b> the reason</p>" in text
@@ -234,7 +234,7 @@ def test_margin_figure_is_svg_with_every_claim_and_status(chapters):
     text = " ".join(t for t in root.itertext())
     for cid in ("alpha.one", "alpha.two", "alpha.three", "alpha.four", "gamma.one"):
         assert cid in text
-    for label in ("pass: 2", "deviates (explained): 1", "full-only (not judged): 1", "fail: 1", "margin"):
+    for label in ("pass: 2", "deviates (explained): 1", "larger-run (not judged here): 1", "fail: 1", "margin"):
         assert label in text
     assert figure_svg(margins_figure(entries)) == svg  # byte-identical: the staged page is not rewritten
 
@@ -326,10 +326,34 @@ def test_report_judges_the_archived_full_run_beside_the_build(tmp_path):
     text = report_text([ChapterClaims("alpha", "Alpha", quick, None, entry, "verified by fingerprint")])
     assert "full run (archived)" in text and "<b>300</b>" in text
     assert "verified by fingerprint; CPU (2 cores), 2026-12-01" in text and "1 pass" in text
+    # a claim that names no run of its own: the scale of the whole chapter run, from the archive's record
+    assert ('<span class="gdln-scale">judged at: full mode; CPU (2 cores) (the run&#x27;s parameters: the claim '
+            'records no scale of its own)</span>') in text
     stale = report_text([ChapterClaims("alpha", "Alpha", quick, None, entry, "stale")])
     assert "<b>300</b>" not in stale and "stale (code changed its numbers)" in stale and "**stale**" in stale
     none = report_text([ChapterClaims("alpha", "Alpha", quick, None)])
     assert "no full run" in none and "no chapter has an archived full-mode run yet" in none
+
+
+def test_report_names_the_scale_of_every_archived_value_from_its_record(tmp_path):
+    """The archived column says the scale each value was judged at: the sweep the claim names (from its record),
+    compared with the paper's run of the same panel; never the words "the paper's scale" for a smaller run."""
+    from gdln.book import scale
+    from gdln.book.report import ChapterClaims, judged_at, report_text
+
+    record = json.loads((REPO_ROOT / "results" / "sweeps" / "mnist-permuted-M10-full.json").read_text())
+    s = scale.of_sweep(record, name="mnist-permuted-M10-full", panel="Fig. 8 iii")
+    quick = [claim("alpha.thr", "larger-run", 0.2)]
+    full = [{**quick[0], "status": "pass", "passed": True, "mode": "full", "measured": 0.4, "scale": s}]
+    text = report_text([ChapterClaims("alpha", "Alpha", quick, None, _entry(tmp_path, full), "current")])
+    cell = re.search(r'id="report-claim-alpha-thr">.*?</tr>', text).group(0)
+    M, seeds = record["spec"]["M"], len(record["spec"]["seeds"])
+    assert f"judged at: M = {M}, N_h = {record['spec']['n_h']}, {seeds} seeds" in cell
+    assert f"against Fig. 8 iii: M = {M} of the paper&#x27;s {scale.PANELS['Fig. 8 iii'].M}" in cell
+    assert f"{seeds} of {scale.PROTOCOL['seeds']} seeds" in cell and "the paper&#x27;s training time" in cell
+    assert scale.PAPER_SCALE.replace("'", "&#x27;") not in text
+    assert "archived sweep mnist-permuted-M10-full" in cell and "CPU (2 cores)" in cell
+    assert judged_at(full[0], _entry(tmp_path, full).manifest) == (scale.phrase(s), scale.against_paper(s))
 
 
 def test_one_grid_step_accepts_exactly_one_step_in_floating_point():

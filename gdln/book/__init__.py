@@ -6,12 +6,13 @@
 - :mod:`~gdln.book.chapter`     a chapter's preamble in one call (:class:`Chapter`)
 - :mod:`~gdln.book.runner`      execute chapters (jupytext + papermill, cached) and build the HTML
 - :mod:`~gdln.book.report`      the Reproduction report page
+- :mod:`~gdln.book.scale`       the scale of a run, read from its record, against the paper's (Section 5 panels)
 - :mod:`~gdln.book.cli`         ``python -m gdln.book list|run|build``
 
 May import: every layer below.
 """
 
-from gdln.book import chapter, claims, cli, parameters, provenance, report, runner, site
+from gdln.book import chapter, claims, cli, parameters, provenance, report, runner, scale, site
 from gdln.book.chapter import Chapter
 from gdln.book.claims import Claims, one_grid_step
 from gdln.book.cli import main
@@ -23,7 +24,7 @@ from gdln.book.runner import (ChapterError, cache_key, chapters, check_chapter_p
                               read_record, run, select, toc_pages)
 from gdln.book.site import render, stage
 
-__all__ = ["chapter", "claims", "cli", "parameters", "provenance", "report", "runner", "site", "Chapter", "Claims",
+__all__ = ["chapter", "claims", "cli", "parameters", "provenance", "report", "runner", "scale", "site", "Chapter", "Claims",
            "Provenance", "main", "one_grid_step", "Validator", "at_least", "check_values", "declared_validators", "device_name",
            "in_range", "non_negative_int", "one_of", "optional", "positive", "zero_or",
            "report_markdown", "ChapterError", "cache_key", "chapters", "check_chapter_parameters", "execute",

@@ -156,7 +156,8 @@ class Chapter:
             f"<strong>{e(str(self.seed))}</strong> on device <strong>{e(self.device)}</strong>"
             + (f" ({e(note)})" if (note := self._device_note()) else "") + ". "
             "To run it again with other values, change them in this command "
-            "(<code>--mode full</code> runs at the paper's scale):</p>"
+            "(<code>--mode full</code> runs the larger problems this page describes; the Reproduction report "
+            "says the scale each claim was judged at):</p>"
             # wrapped, not scrolled: a copied command keeps its one line
             f'<pre class="gdln-command" style="white-space: pre-wrap; overflow-wrap: anywhere">{e(self.command())}</pre>'
             '<details><summary>Parameters and the values they accept</summary>'

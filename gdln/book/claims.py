@@ -12,9 +12,16 @@ Comparisons (``kind``):
 - ``"le"``:  ``measured <= target + tolerance``  (an upper bound, e.g. an error)
 - ``"ge"``:  ``measured >= target - tolerance``  (a lower bound, e.g. an accuracy)
 
-A claim that only holds at the paper's scale is declared with ``full_only=True``: in quick mode it
-is measured and shown, with ``passed = None`` and status ``"full-only"``; in full mode it is
-checked like any other.
+A claim that quick mode's small problems cannot judge is declared with ``larger_run=True``: it is
+judged only on a larger run than quick mode (a full-mode run, or the chapter's archived full run). In
+quick mode it is measured and shown, with ``passed = None`` and status ``"larger-run"``; in full mode
+it is checked like any other. Manifests written before the rename say ``"full-only"``: :func:`read`
+maps it to ``"larger-run"`` (:data:`LEGACY_STATUSES`).
+
+A claim judged on a particular run records that run's *scale* (``scale=``, a dict from
+:mod:`gdln.book.scale`, e.g. :func:`gdln.book.scale.of_sweep` of the sweep it is judged on): ``M``,
+``N_h``, seeds, steps, training time, device, and the panel of the paper it is compared with. The
+chapter's claims table and the Reproduction report say it in words.
 
 A claim the paper makes but this companion does not reproduce at the stated tolerance is still
 recorded, never loosened: declare it with ``known_deviation="why"`` and, when it fails, its status is
@@ -50,16 +57,22 @@ from pathlib import Path
 from collections.abc import Mapping
 from typing import Any, Literal
 
+from gdln.book import scale as run_scale
 from gdln.util.files import REPO_ROOT, atomic_write_json
 
-__all__ = ["KINDS", "MODES", "STATUSES", "Claim", "compare", "margin", "one_grid_step", "anchor", "criterion_text", "badge_html",
-           "Claims", "ClaimsTable", "BOUNDS_DIR", "bounds_dir", "load_guards", "EVIDENCE"]
+__all__ = ["KINDS", "MODES", "STATUSES", "LEGACY_STATUSES", "LARGER_RUN", "read", "read_manifest", "Claim", "compare",
+           "margin", "one_grid_step", "anchor", "criterion_text", "badge_html", "Claims", "ClaimsTable", "BOUNDS_DIR",
+           "bounds_dir", "load_guards", "EVIDENCE"]
 
 Kind = Literal["abs", "rel", "le", "ge"]
 KINDS: tuple[str, ...] = ("abs", "rel", "le", "ge")
 MODES: tuple[str, ...] = ("quick", "full")
+#: The status of a claim that only a larger run than quick mode judges (``larger_run=True``).
+LARGER_RUN = "larger-run"
 #: Claim statuses and the ``passed`` value that goes with each.
-STATUSES: dict[str, bool | None] = {"pass": True, "fail": False, "deviates": False, "full-only": None}
+STATUSES: dict[str, bool | None] = {"pass": True, "fail": False, "deviates": False, LARGER_RUN: None}
+#: Statuses of manifests written before a rename -> today's name (read by :func:`read`).
+LEGACY_STATUSES: dict[str, str] = {"full-only": LARGER_RUN}
 Evidence = Literal["consistency", "empirical"]
 #: What a claim tests: the code against the math (consistency) or the paper's findings about trained networks.
 EVIDENCE: tuple[str, ...] = ("consistency", "empirical")
@@ -77,18 +90,34 @@ class Claim:
     tolerance: float
     kind: str
     passed: bool | None
-    status: str  # "pass" | "fail" | "full-only" | "deviates"
+    status: str  # "pass" | "fail" | "larger-run" | "deviates" (STATUSES)
     mode: str
     note: str = ""
     guard_expected: float | None = None  # quick-mode guard (gdln.book.bounds): declared value ...
     guard_tolerance: float | None = None  # ... and its bound from the spread over seeds
     evidence: str = ""  # "consistency" | "empirical" (EVIDENCE); "" only in manifests written before it existed
+    scale: dict | None = None  # the scale of the run it is judged on (gdln.book.scale); None: not recorded
 
     def _ipython_display_(self) -> None:
         """A claim is shown once, by :meth:`Claims.check`; displaying it again shows the badge without its id."""
         if self.__dict__.pop("_shown", False):
             return  # `claims.check(...)` as the last line of a cell: check() has already shown it
         _display(asdict(self), with_id=False)
+
+
+def read(claim: Mapping[str, Any]) -> dict[str, Any]:
+    """A claim as read from a manifest, in today's names: a legacy status (:data:`LEGACY_STATUSES`) is renamed."""
+    c = dict(claim)
+    c["status"] = LEGACY_STATUSES.get(c.get("status"), c.get("status"))
+    return c
+
+
+def read_manifest(path: str | os.PathLike) -> list[dict[str, Any]]:
+    """The claims of a manifest file (``_build/claims/<chapter>.json``, ``results/<chapter>/claims.json``), via :func:`read`."""
+    data = json.loads(Path(path).read_text())
+    if not isinstance(data, list):
+        raise ValueError(f"{path}: not a claims manifest (expected a list of claims)")
+    return [read(c) for c in data]
 
 
 #: Where each chapter's quick-mode guards are declared (``$GDLN_BOUNDS_DIR`` overrides it; :mod:`gdln.book.bounds`).
@@ -223,7 +252,7 @@ def criterion_text(target: float, tolerance: float, kind: str) -> str:
 
 #: Status -> CSS class (the book's stylesheet colours them; see book/_assets/gdln.css).
 STATUS_CLASS: dict[str, str] = {"pass": "claim-pass", "fail": "claim-fail", "deviates": "claim-deviates",
-                                 "full-only": "claim-full-only"}
+                                 LARGER_RUN: "claim-larger-run"}
 
 
 def badge_html(claim: dict[str, Any], *, with_id: bool = True, report: str | None = "report.html") -> str:
@@ -236,7 +265,7 @@ def badge_html(claim: dict[str, Any], *, with_id: bool = True, report: str | Non
     ident = f' id="{anchor(c["id"])}"' if with_id else ""
     back = (f' <a class="gdln-claim-report" href="{esc(report)}#report-{anchor(c["id"])}" '
             f'title="this claim in the Reproduction report">report</a>') if report else ""
-    css = STATUS_CLASS.get(c["status"], "claim-full-only")
+    css = STATUS_CLASS.get(c["status"], "claim-larger-run")
     return (f'<div class="gdln-claim {css}"{ident}><span class="gdln-status {css}">{esc(c["status"].upper())}</span> '
             f'claim <code>{esc(c["id"])}</code> ({esc(c["ref"])}): measured <b>{esc(_short(c["measured"]))}</b>, '
             f'criterion {esc(criterion_text(c["target"], c["tolerance"], c["kind"]))}{back}</div>')
@@ -285,12 +314,14 @@ class Claims:
         self.guards = dict(guards or {}) if mode == "quick" else {}
 
     def check(self, id: str, *, ref: str, statement: str, measured: float, target: float,
-              tolerance: float, evidence: Evidence, kind: Kind = "abs", full_only: bool = False,
-              note: str = "", known_deviation: str = "") -> Claim:
+              tolerance: float, evidence: Evidence, kind: Kind = "abs", larger_run: bool = False,
+              note: str = "", known_deviation: str = "", scale: Mapping[str, Any] | None = None) -> Claim:
         """Record a claim and return it (its ``passed`` says whether it held).
 
         ``evidence`` says what the claim tests (:data:`EVIDENCE`): ``"consistency"`` for an identity or the code
-        against the math, ``"empirical"`` for what trained networks do.
+        against the math, ``"empirical"`` for what trained networks do. ``larger_run``: judged only on a larger
+        run than quick mode (status ``"larger-run"`` in quick mode). ``scale``: the scale of the run the claim is
+        judged on, from that run's record (:mod:`gdln.book.scale`).
         """
         if "." not in id:
             raise ValueError(f"claim id {id!r} should look like '<topic>.<name>'")
@@ -301,9 +332,10 @@ class Claims:
         measured, target, tolerance = float(measured), float(target), float(tolerance)
         if tolerance < 0 or not math.isfinite(tolerance):
             raise ValueError(f"tolerance must be a finite non-negative number, got {tolerance!r}")
+        scale = run_scale.check(scale) if scale is not None else None
         ok = compare(measured, target, tolerance, kind)
-        if full_only and self.mode != "full":
-            passed, status = None, "full-only"
+        if larger_run and self.mode != "full":
+            passed, status = None, LARGER_RUN
         elif ok:
             passed, status = True, "pass"
         else:
@@ -323,7 +355,8 @@ class Claims:
         claim = Claim(id=id, ref=ref, statement=statement, measured=measured, target=target,
                       tolerance=tolerance, kind=kind, passed=passed, status=status, mode=self.mode,
                       note=note, guard_expected=None if g is None else float(g["expected"]),
-                      guard_tolerance=None if g is None else float(g["tolerance"]), evidence=evidence)
+                      guard_tolerance=None if g is None else float(g["tolerance"]), evidence=evidence,
+                      scale=scale)
         self.claims.append(claim)
         if _display(asdict(claim), with_id=True):
             claim.__dict__["_shown"] = True  # so that a cell ending in check(...) does not show it twice
@@ -365,6 +398,8 @@ class ClaimsTable:
         statement = r["statement"]
         if r.get("note"):
             statement = f"{statement} ({r['note']})"
+        if r.get("scale"):
+            statement = f"{statement} Judged at: {run_scale.describe(r['scale'])}."
         return [r["id"], r["ref"], r["status"].upper(), _fmt(r["measured"]), _fmt(r["target"]),
                 f"{_SYMBOL.get(r['kind'], r['kind'])} {_fmt(r['tolerance'])}", r["mode"], r.get("evidence") or "-",
                 statement]
@@ -378,8 +413,8 @@ class ClaimsTable:
         for r in self.rows:
             cells = [html.escape(c) for c in self._cells(r)]
             cells[0] = f'<a href="#{anchor(r["id"])}">{cells[0]}</a>'  # to the claim's badge on this page
-            cells[2] = f'<span class="gdln-status {STATUS_CLASS.get(r["status"], "claim-full-only")}">{cells[2]}</span>'
-            out.append(f'<tr class="{STATUS_CLASS.get(r["status"], "claim-full-only")}">'
+            cells[2] = f'<span class="gdln-status {STATUS_CLASS.get(r["status"], "claim-larger-run")}">{cells[2]}</span>'
+            out.append(f'<tr class="{STATUS_CLASS.get(r["status"], "claim-larger-run")}">'
                        + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
         out.append("</tbody></table>")
         return "".join(out)

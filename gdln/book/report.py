@@ -4,7 +4,10 @@ The page is written for a reader with one minute: a headline and the counts by s
 per chapter, linked to the chapters), a figure of every claim's :func:`~gdln.book.claims.margin`
 (how far inside or outside its criterion, on one axis), then one compact table of all claims,
 failures and deviations first, each linked to the place in its chapter where it is made (the badge
-that :meth:`~gdln.book.claims.Claims.check` displays there). The provenance of each chapter closes the page.
+that :meth:`~gdln.book.claims.Claims.check` displays there). Beside each claim, the column of the archived
+full run gives that run's verdict and the scale it was judged at, read from the run's record
+(:mod:`gdln.book.scale`: the sweep the claim names, else the chapter run's parameters and machine), with how
+that scale compares with the paper's run of the same panel. The provenance of each chapter closes the page.
 
 :func:`report_markdown` writes the generated part of ``report.md``; :func:`margins_svg` draws the
 figure, which :func:`gdln.book.site.stage` writes beside it as :data:`MARGINS_FIGURE`.
@@ -26,21 +29,22 @@ import matplotlib as mpl
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from gdln.book import scale as run_scale
 from gdln.book.archive import Entry, duration, standing
-from gdln.book.claims import EVIDENCE, STATUS_CLASS, STATUSES, anchor, criterion_text, margin
+from gdln.book.claims import EVIDENCE, LARGER_RUN, STATUS_CLASS, STATUSES, anchor, criterion_text, margin, read, read_manifest
 from gdln.book.claims import _short as short_number
 from gdln.book.runner import _paths, read_record
 from gdln.figures.style import PALETTE, use_style
 
-__all__ = ["MARGINS_FIGURE", "STATUS_ORDER", "MARGIN_RANGE", "ChapterClaims", "gather", "split_first_sentence",
+__all__ = ["MARGINS_FIGURE", "STATUS_ORDER", "MARGIN_RANGE", "ChapterClaims", "gather", "judged_at", "split_first_sentence",
            "report_markdown", "report_text", "margins_figure", "margins_svg", "figure_svg"]
 
 #: File name of the margin figure, written beside report.md in the staged site.
 MARGINS_FIGURE = "report-margins.svg"
 #: Order of the rows in the claims table: what needs attention first.
-STATUS_ORDER: tuple[str, ...] = ("fail", "deviates", "full-only", "pass")
+STATUS_ORDER: tuple[str, ...] = ("fail", "deviates", LARGER_RUN, "pass")
 #: Order of the counts in the summary.
-SUMMARY_ORDER: tuple[str, ...] = ("pass", "deviates", "full-only", "fail")
+SUMMARY_ORDER: tuple[str, ...] = ("pass", "deviates", LARGER_RUN, "fail")
 #: Margins are drawn clipped to this range (the table gives the exact values).
 MARGIN_RANGE: tuple[float, float] = (-2.0, 2.0)
 DOT = "\u00b7"  # a zero count
@@ -50,7 +54,7 @@ KNOWN_DEVIATION = "Known deviation: "  # how Claims.check() appends the reason o
 STYLE: dict[str, dict[str, Any]] = {
     "pass": {"color": PALETTE["green"], "marker": "o", "filled": True, "label": "pass"},
     "deviates": {"color": PALETTE["orange"], "marker": "D", "filled": True, "label": "deviates (explained)"},
-    "full-only": {"color": PALETTE["grey"], "marker": "s", "filled": False, "label": "full-only (not judged)"},
+    LARGER_RUN: {"color": PALETTE["grey"], "marker": "s", "filled": False, "label": f"{LARGER_RUN} (not judged here)"},
     "fail": {"color": PALETTE["red"], "marker": "X", "filled": True, "label": "fail"},
 }
 
@@ -66,12 +70,17 @@ class ChapterClaims:
     archived: Entry | None = None  # the archived full-mode run (results/<chapter>/), if any
     archive_status: str | None = None  # "current", "verified by fingerprint" or "stale"
 
+    def __post_init__(self):
+        if self.claims is not None:  # in today's names, whoever wrote them (gdln.book.claims.read)
+            self.claims = [read(c) for c in self.claims]
+
     @property
     def full_claims(self) -> dict[str, dict[str, Any]]:
-        """The archived full run's claims by id, when that run is not stale (a stale run is never judged)."""
+        """The archived full run's claims by id (in today's names, :func:`~gdln.book.claims.read`), when that run
+        is not stale (a stale run is never judged)."""
         if self.archived is None or self.archive_status == "stale":
             return {}
-        return {c["id"]: c for c in self.archived.claims}
+        return {c["id"]: read(c) for c in self.archived.claims}
 
     @property
     def counts(self) -> dict[str, int]:
@@ -101,7 +110,7 @@ def gather(names: Sequence[str], build: Path, *, use_archive: bool = True) -> li
     out = []
     for name in names:
         notebook, _, claims_path = _paths(build, name)
-        claims = json.loads(claims_path.read_text()) if claims_path.exists() else None
+        claims = read_manifest(claims_path) if claims_path.exists() else None
         record = read_record(build, name)
         entry, status = standing(build, name) if use_archive else (None, None)
         out.append(ChapterClaims(name, _title(notebook, name), claims, record, entry, status))
@@ -135,7 +144,7 @@ def _margin(c: dict[str, Any]) -> float:
 
 
 def _status(status: str) -> str:
-    return f'<span class="gdln-status {STATUS_CLASS.get(status, "claim-full-only")}">{html.escape(status.upper())}</span>'
+    return f'<span class="gdln-status {STATUS_CLASS.get(status, "claim-larger-run")}">{html.escape(status.upper())}</span>'
 
 
 def _plural(n: int, one: str, many: str) -> str:
@@ -155,8 +164,9 @@ def _summary(chapters: list[ChapterClaims]) -> str:
     if total["deviates"]:
         lines.append(f"{_plural(total['deviates'], 'claim deviates', 'claims deviate')} from the paper, "
                      "with the reason given.")
-    if total["full-only"]:
-        lines.append(f"{_plural(total['full-only'], 'claim is', 'claims are')} judged only at the paper's scale.")
+    if total[LARGER_RUN]:
+        lines.append(f"{_plural(total[LARGER_RUN], 'claim is', 'claims are')} judged only on a larger run than quick "
+                     "mode (*full run (archived)* below gives that run's verdict and scale).")
     every = [c for ch in chapters for c in (ch.claims or [])]
     kinds = {k: sum(c.get("evidence") == k for c in every) for k in EVIDENCE}
     if any(kinds.values()):
@@ -181,8 +191,19 @@ def _summary(chapters: list[ChapterClaims]) -> str:
     return " ".join(lines) + "\n\n" + block + "\n"
 
 
+def judged_at(claim: dict[str, Any], manifest: dict[str, Any]) -> tuple[str, str]:
+    """``(scale, against the paper)`` in words for a claim of an archived run: the claim's own ``scale`` (the run it
+    names, :mod:`gdln.book.scale`), else the scale of the whole chapter run from its record (parameters, machine),
+    said so; the second part is "" when there is no panel of the paper to compare with."""
+    if claim.get("scale"):
+        return run_scale.phrase(claim["scale"]), run_scale.against_paper(claim["scale"])
+    run = run_scale.of_run(manifest["record"], manifest.get("machine"))
+    return f"{run_scale.phrase(run)} (the run's parameters: the claim records no scale of its own)", ""
+
+
 def _full_cell(ch: ChapterClaims, claim_id: str) -> str:
-    """The archived full run's verdict on one claim: status and measured value, or why there is none."""
+    """The archived full run's verdict on one claim: status, measured value and the scale it was judged at, or
+    why there is none."""
     if ch.archived is None:
         return '<span class="gdln-zero">no full run</span>'
     if ch.archive_status == "stale":
@@ -190,7 +211,10 @@ def _full_cell(ch: ChapterClaims, claim_id: str) -> str:
     c = ch.full_claims.get(claim_id)
     if c is None:
         return '<span class="gdln-zero">not in the full run</span>'
-    return f"{_status(c['status'])} <b>{html.escape(short_number(c['measured']))}</b>"
+    scale, versus = judged_at(c, ch.archived.manifest)
+    return (f"{_status(c['status'])} <b>{html.escape(short_number(c['measured']))}</b>"
+            f'<br><span class="gdln-scale">judged at: {html.escape(scale)}</span>'
+            + (f'<br><span class="gdln-scale gdln-scale-vs">against {html.escape(versus)}</span>' if versus else ""))
 
 
 def _archive_summary(chapters: list[ChapterClaims]) -> str:
@@ -198,7 +222,7 @@ def _archive_summary(chapters: list[ChapterClaims]) -> str:
     entries = [ch for ch in chapters if ch.archived is not None]
     if not entries:
         return ("**Full mode (archived):** no chapter has an archived full-mode run yet; the claims marked "
-                "full-only are judged only by such a run.\n")
+                f"{LARGER_RUN} are judged only by such a run.\n")
     parts = []
     for ch in entries:
         m = ch.archived.manifest
@@ -208,7 +232,7 @@ def _archive_summary(chapters: list[ChapterClaims]) -> str:
             parts.append(f"{{doc}}`{ch.name}` (**stale**: today's code moved its quick-mode numbers, so its "
                          f"full run of {r['executed_at'][:10]} is not shown as current)")
             continue
-        counts = {s: sum(c["status"] == s for c in ch.archived.claims) for s in SUMMARY_ORDER}
+        counts = {s: sum(read(c)["status"] == s for c in ch.archived.claims) for s in SUMMARY_ORDER}
         verdict = ", ".join(f"{counts[s]} {s}" for s in SUMMARY_ORDER if counts[s])
         parts.append(f"{{doc}}`{ch.name}` ({ch.archive_status}; {where}, {r['executed_at'][:10]}, "
                      f"code `{r['gdln_source_hash'][:10]}`, {duration(r['wall_time_s'])}: {verdict})")
@@ -229,13 +253,15 @@ def _claims_table(chapters: list[ChapterClaims]) -> str:
         folded = "".join(f"<p>{esc(x.strip())}</p>" for x in (rest, note) if x.strip())
         if deviation.strip():
             folded += f"<p><b>{esc(KNOWN_DEVIATION.strip())}</b> {esc(deviation.strip())}</p>"
+        if c.get("scale"):
+            folded += f"<p><b>Judged at</b> (this build): {esc(run_scale.describe(c['scale']))}</p>"
         statement = esc(first)
         if folded:
             opened = " open" if c["status"] in ("fail", "deviates") else ""
             statement = f"<details{opened}><summary>{esc(first)}</summary>{folded}</details>"
         crit = criterion_text(c["target"], c["tolerance"], c["kind"])
         rows.append(
-            f'<tr class="{STATUS_CLASS.get(c["status"], "claim-full-only")}" id="report-{anchor(c["id"])}">'
+            f'<tr class="{STATUS_CLASS.get(c["status"], "claim-larger-run")}" id="report-{anchor(c["id"])}">'
             f'<td>{_status(c["status"])}</td>'
             f'<td><a href="{esc(ch.name)}.html#{anchor(c["id"])}"><code>{esc(c["id"])}</code></a>'
             f'<br><span class="gdln-chapter">{esc(ch.name)}</span>'
@@ -288,15 +314,16 @@ def report_text(chapters: Sequence[ChapterClaims]) -> str:
         "**Every claim's margin**, one marker per claim, grouped by chapter. The margin is how far inside (> 0) or "
         "outside (< 0) its criterion the measured value lies, in units of the slack the criterion allows: 1 is on "
         "the paper's target, 0 on the edge of the tolerance. What to look for: anything left of the solid line, "
-        "i.e. a failure (red cross), a declared deviation (orange diamond) or a claim judged only at the paper's "
-        f"scale (hollow grey square). Drawn clipped to [{lo:g}, {hi:g}]; the table gives each value.")
+        "i.e. a failure (red cross), a declared deviation (orange diamond) or a claim judged only on a larger run "
+        f"than quick mode (hollow grey square). Drawn clipped to [{lo:g}, {hi:g}]; the table gives each value.")
     figure = (f":::{{figure}} {MARGINS_FIGURE}\n:name: report-margins\n:class: gdln-report-figure\n"
               f":alt: Margin of every claim, one marker per claim, coloured and shaped by status.\n\n{caption}\n:::\n")
     return (f"{_summary(chapters)}\n{_archive_summary(chapters)}\n{figure}\n## Every claim\n\n"
             "Failures and deviations first, then claims not judged in this mode, then passes; within each, book "
             "order. A claim's id links to the place in its chapter where it is checked; click a statement to "
             "unfold its notes. The column *full run (archived)* judges the same claim on the chapter's archived "
-            "full-mode run (`results/<chapter>/`), when there is one that today's code still stands for.\n\n"
+            "full-mode run (`results/<chapter>/`), when there is one that today's code still stands for, and says "
+            "the scale it was judged at, read from that run's record, against the paper's run of the same panel.\n\n"
             f"{_claims_table(chapters)}\n## Provenance of each chapter\n\n"
             f":::{{div}} gdln-report\n{_provenance(chapters)}\n:::\n")
 
@@ -328,7 +355,7 @@ def margins_figure(entries: Sequence[tuple[str, dict[str, Any]]]) -> Figure:
                 start = k
         for y, (_, c) in zip(ys, entries):
             x = min(max(_margin(c), lo), hi)
-            st = STYLE.get(c["status"], STYLE["full-only"])
+            st = STYLE.get(c["status"], STYLE[LARGER_RUN])
             ax.plot([0, x], [y, y], color=st["color"], lw=1.0, alpha=0.6, zorder=2, solid_capstyle="butt")
             ax.plot([x], [y], ls="", marker=st["marker"], ms=6.5, mec=st["color"], mew=1.3, zorder=3,
                     mfc=st["color"] if st["filled"] else "white")

@@ -49,7 +49,7 @@ def _options(pairs: list[str]) -> dict:
 
 
 def paper_main(argv: list[str]) -> int:
-    """``python -m gdln.sweep paper``: train the paper-scale sweeps the archive does not hold yet."""
+    """``python -m gdln.sweep paper``: train the sweeps of the paper's panels that the archive does not hold yet."""
     p = argparse.ArgumentParser(prog="python -m gdln.sweep paper", description=(
         "Train every sweep at the paper's M, widths and seeds (gdln.sweep.paper.paper_sweeps) that the archive "
         "does not hold yet, one shard per sweep point, filed as each ends; prints a FLOP count and a measured "

@@ -1,4 +1,4 @@
-"""Section 5's sweeps as the experiments chapter asks for them, and the ones still missing at the paper's scale.
+"""Section 5's sweeps as the experiments chapter asks for them, and one for each of the paper's panels.
 
 The experiments chapter trains its sweeps through :func:`gdln.sweep.store.obtain`, which takes an
 archived sweep only when its :class:`~gdln.sweep.spec.SweepSpec` equals the one asked for in every
@@ -6,10 +6,11 @@ field. So the sweeps that a GPU should run for the chapter are built here by the
 chapter uses (:func:`k_grid`, :func:`k_gain`, :func:`protocol`), and ``python -m gdln.sweep paper``
 trains those of :func:`paper_sweeps` that the archive does not hold yet.
 
-The paper's scale (App. D, Table 1): ``M = 100`` for MNIST (Figs. 7c, 8 ii, 10 i), ``M = 40`` for
-CIFAR-10 (Figs. 7b, 8 i; N_h = 1,024) and for the other MNIST panels, 10 seeds, ``K = 10`` in the gain
-sweep (Fig. 10). The step budget is the chapter's full protocol (6,000 steps at batch 100, lr 0.05,
-momentum 0.9: 0.4x the paper's gradient-flow time), not the paper's 1,000 epochs at batch 8.
+Each panel's ``M``, ``N_h``, seeds and gain grid are the paper's (:data:`gdln.tasks.panels.PANELS`,
+App. D and Table 1: ``M = 100`` for MNIST in Figs. 7c, 8 ii, 10 i, ``M = 40`` elsewhere, ``N_h = 1,024``
+for CIFAR-10, 10 seeds, ``K = 10`` in Fig. 10). The step budget is the chapter's full protocol (6,000
+steps at batch 100, lr 0.05, momentum 0.9: 0.4x the paper's gradient-flow time), not the paper's 1,000
+epochs at batch 8.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 
 from gdln.engines.routenet import step_flops
 from gdln.sweep.spec import SweepSpec
+from gdln.tasks.panels import PANELS
 from gdln.tasks.routing import trained_routes
 
 __all__ = ["FRACTIONS", "k_grid", "k_gain", "protocol", "gain_lrs", "PaperSweep", "paper_sweeps", "sweep_flops", "tiny"]
@@ -81,26 +83,31 @@ def _spec(family: str, M: int, Ks, *, mode: str, seeds, family_seed: int, gains=
                      train={**p["train"], **train})
 
 
-def paper_sweeps(n_seeds: int = 10, seed: int = 0) -> list[PaperSweep]:
-    """The sweeps at the paper's M, widths and seeds that the archive of CPU runs cannot hold.
-
-    MNIST permuted/permuted and rotated/permuted at ``M = 100`` (Figs. 7c, 8 ii), CIFAR-10 rotated at
-    ``M = 40`` with ``N_h = 1,024`` (Figs. 7b, 8 i), and the gain sweep at ``M = 100``, ``K = 10``
-    (Fig. 10 i); ``n_seeds`` seeds from ``seed`` (the chapter's ``seeds`` for ``-p n_seeds``).
+def paper_sweeps(n_seeds: int | None = None, seed: int = 0) -> list[PaperSweep]:
+    """One sweep for each distinct panel of Section 5 (:data:`gdln.tasks.panels.PANELS`), at its ``M``,
+    ``N_h`` and number of seeds (``n_seeds`` overrides it), built by the chapter's rules: the K sweeps on
+    :func:`k_grid`, the gain sweeps at the panel's ``K`` over its gains (:func:`gain_lrs`), the chapter's
+    full protocol. Panels that share a run (Figs. 7c and 8 ii; 7b and 8 i) share one sweep.
     """
-    seeds = list(range(seed, seed + n_seeds))
-    kw = dict(mode="full", seeds=seeds, family_seed=seed)
-    tag = f"{n_seeds} seeds, full protocol (6,000 steps at batch 100, lr 0.05, momentum 0.9)"
-    return [
-        PaperSweep("mnist-permuted-M100-full", f"Fig. 7c / 8 (ii) MNIST permuted/permuted, M = 100, N_h = 128, {tag}",
-                   _spec("mnist-permuted", 100, k_grid(100), **kw)),
-        PaperSweep("mnist-rotated-M100-full", f"MNIST rotated/permuted, M = 100, N_h = 128, {tag}",
-                   _spec("mnist-rotated", 100, k_grid(100), **kw)),
-        PaperSweep("cifar-rotated-M40-h1024-full", f"Fig. 7b / 8 (i) CIFAR-10 rotated/permuted, M = 40, N_h = 1,024, {tag}",
-                   _spec("cifar-rotated", 40, k_grid(40), n_h=protocol("full")["hidden_cifar"], **kw)),
-        PaperSweep("mnist-permuted-gains-M100-full", f"Fig. 10 (i) MNIST permuted/permuted gain sweep, M = 100, K = 10, {tag}",
-                   _spec("mnist-permuted", 100, [k_gain(100)], gains=protocol("full")["gains"], lr=gain_lrs("full"), **kw)),
-    ]
+    out: dict[str, PaperSweep] = {}
+    for fig, p in PANELS.items():
+        S = n_seeds or p.seeds
+        seeds = list(range(seed, seed + S))
+        kw = dict(mode="full", seeds=seeds, family_seed=seed, nonlinearity=p.nonlinearity)
+        gain = p.Ks is not None
+        if gain:
+            spec = _spec(p.family, p.M, p.Ks, gains=p.gains, lr=gain_lrs("full"), **kw)
+        else:
+            spec = _spec(p.family, p.M, k_grid(p.M), n_h=p.n_h, **kw)
+        leaky = "-leaky" if p.nonlinearity == "leaky_relu" else ""
+        width = f"-h{p.n_h}" if p.n_h != protocol("full")["hidden"] else ""
+        name = f"{p.family}{'-gains' if gain else ''}{leaky}-M{p.M}{width}-s{S}-full"
+        if name in out:
+            out[name] = dataclasses.replace(out[name], what=out[name].what.replace(" (", f" and {fig} (", 1))
+            continue
+        out[name] = PaperSweep(name, f"{fig} ({p.what}), M = {p.M}, N_h = {p.n_h}, {S} seeds, the chapter's full "
+                               "protocol (6,000 steps at batch 100, lr 0.05, momentum 0.9)", spec)
+    return list(out.values())
 
 
 def sweep_flops(spec: SweepSpec) -> float:

@@ -1,6 +1,6 @@
 """Archived sweeps: a finished sweep with its provenance, found again by what it trained.
 
-A sweep at the paper's data scale takes from half an hour (CPU, ``M = 10``) to GPU-hours, so a
+A sweep on every training image takes from half an hour (CPU, ``M = 10``) to GPU-hours, so a
 finished one is kept: ``<name>.npz`` (the arrays and the :class:`~gdln.sweep.spec.SweepSpec`, written by
 :func:`~gdln.sweep.spec.save_result`) beside ``<name>.json``, its record:
 

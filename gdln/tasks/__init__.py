@@ -5,11 +5,12 @@
 - :mod:`~gdln.tasks.images`   input and output domains over images: permutations, rotations, label maps (Sec. 5)
 - :mod:`~gdln.tasks.resnet`   the CIFAR-10 ResNet-20 encoder and the CIFAR task family (Sec. 5)
 - :mod:`~gdln.tasks.tree`     hierarchical data from a balanced binary tree and its exact SVD (the talk)
+- :mod:`~gdln.tasks.panels`   the panels of Section 5 as the paper ran them (M, widths, seeds, grids, protocol)
 - :mod:`~gdln.tasks.multiview` the multi-view task of the reader's summary, its view-gated GDLN and Eq. 10 for it
 
 May import: :mod:`gdln.util`, :mod:`gdln.core`, :mod:`gdln.data`, :mod:`gdln.theory`.
 """
 
-from gdln.tasks import images, multiview, resnet, routing, tree, xor
+from gdln.tasks import images, multiview, panels, resnet, routing, tree, xor
 
-__all__ = ['images', 'multiview', 'resnet', 'routing', 'tree', 'xor']
+__all__ = ['images', 'multiview', 'panels', 'resnet', 'routing', 'tree', 'xor']
