@@ -53,6 +53,18 @@ def test_math_and_widget_scripts_are_served_by_the_book():
     assert (HTML / "_static" / "widgets" / "embed-amd.js").exists()
 
 
+def test_every_link_to_a_claim_lands_on_its_badge():
+    """A link of the form page.html#claim-... (the report's, and the chapters' own) names an id that the
+    page holds: a claim whose cell drops its output would leave the link landing at the top of the page."""
+    ids = {p.relative_to(HTML).as_posix(): set(re.findall(r'\bid="([^"]+)"', p.read_text(encoding="utf-8")))
+           for p in PAGES}
+    links = {(p.relative_to(HTML).as_posix(), m.group(1) or p.relative_to(HTML).as_posix(), m.group(2))
+             for p in PAGES for m in re.finditer(r'href="([\w./-]*\.html)?#(claim-[^"]+)"', p.read_text(encoding="utf-8"))}
+    assert links, "no page links to a claim"
+    dead = sorted(f"{src} -> {dst}#{frag}" for src, dst, frag in links if frag not in ids.get(dst, set()))
+    assert not dead, f"{len(dead)} of {len(links)} claim links land nowhere:\n  " + "\n  ".join(dead[:20])
+
+
 @functools.lru_cache(maxsize=None)
 def render(page: str, screenshot: Path | None = None) -> str:
     """The DOM of ``page`` after scripts ran, served from localhost with all other hosts unresolvable."""
