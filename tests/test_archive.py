@@ -66,19 +66,52 @@ def test_judge_current_verified_and_stale(builds, tmp_path):
     assert A.judge(entry, noise, gdln_hash=other_code) == "verified by fingerprint"
     moved = [{**today[0], "measured": today[0]["measured"] * (1 + 1e-2)}]          # a change the code made
     assert A.judge(entry, moved, gdln_hash=other_code) == "stale"
-    assert A.judge(entry, None, gdln_hash=other_code) == "stale"  # no quick run today: cannot verify
+    assert A.judge(entry, None, gdln_hash=other_code) == "unverified"  # no quick run today: cannot verify either way
     nan = [{**today[0], "measured": float("nan")}]
     assert A.judge(entry, nan, gdln_hash=other_code) == "stale"
     extra = today + [{**today[0], "id": "alpha.new"}]
     assert A.judge(entry, extra, gdln_hash=other_code) == "stale"
 
 
-def test_an_altered_entry_is_not_loaded(builds, tmp_path):
+def test_an_altered_entry_is_loaded_as_damaged_with_the_reason(builds, tmp_path):
     _, quick, full = builds
     entry = A.archive("alpha", full, quick, dest=tmp_path)
     claims = entry.folder / "claims.json"
     claims.write_text(claims.read_text().replace("300.0", "301.0"))
-    assert A.load("alpha", tmp_path) is None
+    damaged = A.load("alpha", tmp_path)
+    assert damaged is not None and damaged.claims == [] and "claims.json does not match the SHA-256" in damaged.damaged
+    assert A.assess(damaged, _quick_claims(quick)) == ("damaged", damaged.damaged)
+    # the checksum updated to match: the claims are still not the ones the notebook shows
+    manifest = json.loads((entry.folder / "manifest.json").read_text())
+    digest = A.file_digests(claims)["sha256"]
+    manifest["files"]["claims"] = manifest["record"]["files"]["claims"] = digest
+    (entry.folder / "manifest.json").write_text(json.dumps(manifest))
+    damaged = A.load("alpha", tmp_path)
+    assert "'alpha.size' is PASS 301 in claims.json but PASS 300 in the notebook" in damaged.damaged, damaged.damaged
+    assert damaged.manifest["record"]["executed_at"]  # what the report reads is there
+
+
+def test_the_claims_a_notebook_shows(builds):
+    _, _, full = builds
+    record, run_dir = runner.published(full, "alpha")
+    shown = A.notebook_claims(json.loads((run_dir / "alpha.ipynb").read_text()))
+    assert shown == {"alpha.size": {("PASS", "300")}}
+
+
+def test_other_quick_parameters_than_the_fingerprint_are_not_stale(builds, tmp_path):
+    _, quick, full = builds
+    entry = A.archive("alpha", full, quick, dest=tmp_path)
+    other_code = "0" * 64
+    seed3 = [{**c, "measured": c["measured"] + 1} for c in _quick_claims(quick)]  # another seed, other numbers
+    status, why = A.assess(entry, seed3, quick_parameters={"mode": "quick", "seed": 3, "device": "auto", "steps": 3},
+                           gdln_hash=other_code)
+    assert status == "unverified" and "seed=3 (fingerprint: 0)" in why and "no quick-mode run at the fingerprint" in why
+    status, why = A.assess(entry, seed3, quick_parameters=entry.manifest["fingerprint"]["parameters"], gdln_hash=other_code)
+    assert status == "stale" and "alpha.size 3 -> 4" in why, why
+    # the device is not a parameter of the numbers' identity (the tolerance is that of machines)
+    status, _ = A.assess(entry, _quick_claims(quick), gdln_hash=other_code,
+                         quick_parameters={**entry.manifest["fingerprint"]["parameters"], "device": "cpu"})
+    assert status == "verified by fingerprint"
 
 
 def test_archive_refuses_a_quick_run_as_full_and_keeps_the_old_entry(builds, tmp_path):
@@ -90,6 +123,22 @@ def test_archive_refuses_a_quick_run_as_full_and_keeps_the_old_entry(builds, tmp
         A.archive("alpha", full, tmp_path / "nothing", dest=tmp_path)
     assert A.load("alpha", tmp_path).manifest == first.manifest
     assert sorted(p.name for p in tmp_path.iterdir()) == ["alpha"]  # no temporary folder left behind
+
+
+def test_an_interrupted_archive_is_recovered(builds, tmp_path):
+    _, quick, full = builds
+    first = A.archive("alpha", full, quick, dest=tmp_path)
+    # killed between its two renames: the old entry aside, no new one; and a temporary folder of another kill
+    (tmp_path / "alpha").rename(tmp_path / ".alpha.replaced")
+    (tmp_path / ".alpha.k2j4x_").mkdir()
+    (tmp_path / ".alpha.k2j4x_" / "notebook.ipynb").write_text("{}")
+    entry = A.load("alpha", tmp_path)
+    assert entry is not None and entry.damaged is None and entry.manifest == first.manifest
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["alpha"]
+    # killed after the commit rename: the replaced copy is removed, the new entry stands
+    A.archive("alpha", full, quick, dest=tmp_path)
+    (tmp_path / ".alpha.replaced").mkdir()
+    assert A.load("alpha", tmp_path).damaged is None and sorted(p.name for p in tmp_path.iterdir()) == ["alpha"]
 
 
 def test_staging_shows_the_archived_run_only_where_it_stands(builds, tmp_path, monkeypatch):
@@ -114,5 +163,6 @@ def test_staging_shows_the_archived_run_only_where_it_stands(builds, tmp_path, m
     (entry.folder / "manifest.json").write_text(json.dumps(manifest))
     stale = page("archive")
     assert "shows the archived" not in stale and "**stale**" in stale and "this build's quick-mode run" in stale
+    assert "alpha.size 4 -> 3" in stale  # and why
     with pytest.raises(ValueError, match="results='full' is invalid"):
         stage(["alpha"], root=root, build=quick, results="full")

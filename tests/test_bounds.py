@@ -29,13 +29,13 @@ def test_every_declaring_seed_lies_inside_its_bound():
 
 def _check(claims, measured):
     return claims.check("t.x", evidence="empirical", ref="r", statement="s", measured=measured, target=0.25, tolerance=0.1,
-                        kind="abs", full_only=True)
+                        kind="abs", larger_run=True)
 
 
 def test_a_guard_that_holds_keeps_the_status_and_a_broken_one_fails():
     guards = {"t.x": {"expected": 0.4, "tolerance": 0.05, "seeds": [0, 1, 2], "rule": "3 x sample sd over seeds"}}
     inside = _check(Claims("t", "quick", guards=guards), 0.42)
-    assert inside.status == "full-only" and inside.passed is None and "held" in inside.note
+    assert inside.status == "larger-run" and inside.passed is None and "held" in inside.note
     assert (inside.guard_expected, inside.guard_tolerance) == (0.4, 0.05)
     broken = _check(Claims("t", "quick", guards=guards), 0.5)
     assert broken.status == "fail" and broken.passed is False and "BROKEN" in broken.note
@@ -53,8 +53,8 @@ def test_load_refuses_a_damaged_file(tmp_path):
         bounds.load("c", tmp_path)
 
 
-def test_guarded_claims_are_full_only_or_declared_deviations():
-    assert bounds.guarded({"status": "full-only"}) and bounds.guarded({"status": "deviates"})
+def test_guarded_claims_are_larger_run_or_declared_deviations():
+    assert bounds.guarded({"status": "larger-run"}) and bounds.guarded({"status": "deviates"})
     assert bounds.guarded({"status": "pass", "note": "x. Known deviation: y"})  # a deviation that passes today
     assert not bounds.guarded({"status": "pass", "note": ""})
 
@@ -74,7 +74,7 @@ def test_declare_runs_the_chapter_per_seed_and_writes_the_guards(tmp_path):
     from gdln.book.claims import Claims
     claims = Claims("gamma", mode)
     claims.check("gamma.v", evidence="empirical", ref="none", statement="a value", measured=0.5 + 0.01 * seed, target=0.9,
-                 tolerance=0.1, kind="ge", full_only=True)
+                 tolerance=0.1, kind="ge", larger_run=True)
     claims.check("gamma.ok", evidence="empirical", ref="none", statement="judged in quick mode", measured=1.0, target=1.0,
                  tolerance=0.0, kind="abs")
     claims.save()
@@ -100,7 +100,7 @@ def test_a_new_declaration_re_judges_the_cached_quick_run(tmp_path, monkeypatch)
     from gdln.book.claims import Claims, load_guards
     claims = Claims("delta", mode, guards=load_guards("delta"))
     claims.check("delta.v", evidence="empirical", ref="none", statement="a value", measured=0.5, target=0.9, tolerance=0.1, kind="ge",
-                 full_only=True)
+                 larger_run=True)
     claims.save()
     """
     (tmp_path / "book" / "delta.md").write_text(chapter_md("Delta", 'mode = "quick"\nseed = 0\ndevice = "auto"', body))

@@ -9,6 +9,14 @@ take a second to run; one reads the real MNIST test files) and then checks three
   fault itself, complete, when it got past its commit point);
 - **the next run recovers**: a plain ``run`` afterwards succeeds and leaves a complete run.
 
+The layers on top of the runs (issue 18) are tried the same way: the chapter archive (``results/<chapter>/``,
+``python -m gdln.book archive``: killed at each of its renames, altered, damaged, judged with other
+quick-mode parameters than its fingerprint's), the quick-mode guards (``results/bounds/``: a misspelled
+claim id, broken JSON), the checks made before any chapter executes (a build folder not named ``_build``,
+``--device cuda`` without a GPU, ``--mode full -p mode quick``, a size the machine cannot hold) and the
+vendored JavaScript (its folders readable by others; an unreadable one refused at staging). Each checks that
+nothing was lost and that the message names the value or the file.
+
 The runs are started through the command line (``gdln.book.cli.main``) in processes forked from one
 helper process that has imported gdln once (a fresh interpreter costs seconds of imports per run), so
 that they can be killed (SIGKILL, SIGINT) at chosen moments. The suite prints a table of the faults
@@ -132,19 +140,37 @@ EPSILON = _chapter("Epsilon", COMMON, """
     print("claims written to", claims.save())
     """)
 
-CHAPTERS = {"alpha": ALPHA, "gamma": GAMMA, "delta": DELTA, "mnist": MNIST, "epsilon": EPSILON}
+#: Records one claim and shows its badge as gdln's Claims.check does (its plain-text form), without importing gdln
+#: (a kernel starts in a second): its full run is archived. tests/test_archive.py archives a chapter using Claims.
+ZETA = _chapter("Zeta", COMMON + "steps = 3\n", """
+    import json, os
+    from IPython.display import display
+    measured = float((steps + seed) * (100 if mode == "full" else 1))
+    claim = {"id": "zeta.size", "ref": "none", "statement": "the problem is large enough", "measured": measured,
+             "target": 1.0, "tolerance": 0.0, "kind": "ge", "passed": True, "status": "pass", "mode": mode, "note": "",
+             "evidence": "empirical"}
+    display({"text/plain": f"[PASS] claim zeta.size (none): measured {measured:.3g}, criterion \u2265 1"}, raw=True)
+    if os.environ.get("GDLN_CLAIMS_DIR"):
+        with open(os.path.join(os.environ["GDLN_CLAIMS_DIR"], "zeta.json"), "w") as f:
+            json.dump([claim], f)
+    """)
+
+CHAPTERS = {"alpha": ALPHA, "gamma": GAMMA, "delta": DELTA, "mnist": MNIST, "epsilon": EPSILON, "zeta": ZETA}
 
 #: The helper process runs forked from: gdln imported once; commands and answers are JSON lines.
 ZYGOTE = textwrap.dedent("""\
     import json, os, shutil, signal, sys, traceback
     import jupytext, nbclient, nbformat, papermill
     import gdln.book.cli as cli
-    from gdln.book import provenance
-    provenance.source_hash()  # one gdln hash for all runs of the suite (others may be editing the checkout)
+    from gdln.book import archive, provenance, runner
+    fixed = provenance.source_hash()  # one gdln hash for all runs of the suite (others may be editing the checkout)
+    for module in (provenance, runner, archive):
+        module.source_hash = lambda: fixed
 
-    def arm(k):
+    def arm(k, now=False):
         # SIGKILL this run just before the k-th rename, link or removal after the notebook was executed
-        state = {"on": False, "n": 0}
+        # (now: after the command started)
+        state = {"on": now, "n": 0}
         real = papermill.execute_notebook
         def execute_notebook(*a, **kw):
             out = real(*a, **kw)
@@ -182,7 +208,7 @@ ZYGOTE = textwrap.dedent("""\
                 os.environ.update(cmd.get("env", {}))
                 signal.signal(signal.SIGINT, signal.default_int_handler)
                 if cmd.get("kill_at"):
-                    arm(cmd["kill_at"])
+                    arm(cmd["kill_at"], cmd.get("kill_now", False))
                 rc = cli.main(cmd["argv"])
             except BaseException:
                 traceback.print_exc()
@@ -230,12 +256,12 @@ class Book:
         return json.loads(self.zygote.stdout.readline())
 
     def start(self, *args: str, env: dict | None = None, unset=(), cwd: Path | None = None, kill_at: int = 0,
-              build: bool = True) -> "Run":
+              build: bool = True, kill_now: bool = False) -> "Run":
         self.n += 1
         out = self.logs / f"run{self.n}.txt"
         argv = [args[0], "--root", str(self.root), *(["--build-dir", str(self.build)] if build else []), *args[1:]]
         pid = self._ask({"argv": argv, "out": str(out), "cwd": str(cwd or self.root), "env": env or {},
-                         "unset": list(unset), "kill_at": kill_at})["pid"]
+                         "unset": list(unset), "kill_at": kill_at, "kill_now": kill_now})["pid"]
         return Run(self, pid, out)
 
     def run(self, *args: str, **kw) -> "Run":
@@ -687,3 +713,335 @@ def test_every_chapter_names_its_kernel_language():
             continue
         front = yaml.safe_load(text.split("---\n")[1])
         assert front["kernelspec"].get("language") == "python", source.name
+
+
+# ---------------------------------------------------------------- the chapter archive (issue 18, items 4-6)
+
+class Archive:
+    """Chapter zeta's full runs (seed 0 and seed 1, in build folders of their own) and the results folder."""
+
+    def __init__(self, book: Book):
+        self.book, self.results = book, book.root / "results"
+        self.env = {"GDLN_RESULTS_DIR": str(self.results)}
+        self.full = {s: book.root / f"full{s}" / "_build" for s in (0, 1)}
+
+    def archive(self, seed: int = 0, **kw) -> Run:
+        return self.book.run("archive", "zeta", "--full-build", str(self.full[seed]), "--quick-build",
+                             str(self.book.build), env=self.env, build=False, **kw)
+
+    def entry(self):
+        from gdln.book import archive
+
+        return archive.load("zeta", self.results)
+
+    def listing(self) -> list[str]:
+        return sorted(p.name for p in self.results.iterdir())
+
+    def good(self, seed: int = 0):
+        """Zeta's entry archived from the full run of ``seed`` (re-archived when another stands); it is whole."""
+        entry = self.entry()
+        if entry is None or entry.damaged or entry.claims[0]["measured"] != (3 + seed) * 100:
+            run = self.archive(seed)
+            assert run.rc == 0, run.text
+            entry = self.entry()
+        assert entry.damaged is None and entry.claims[0]["measured"] == (3 + seed) * 100, entry
+        assert self.listing() == ["zeta"], self.listing()
+        return entry
+
+
+@pytest.fixture(scope="module")
+def archived(book):
+    """Zeta run in quick mode (the fingerprint) in the book's build, in full mode with seeds 0 and 1, and archived."""
+    a = Archive(book)
+    quick = book.run("run", "zeta")
+    assert quick.rc == 0, quick.text
+    for seed, build in a.full.items():
+        run = book.run("run", "zeta", "--mode", "full", "--seed", str(seed), "--build-dir", str(build), build=False)
+        assert run.rc == 0, run.text
+    a.good()
+    return a
+
+
+def _same_code(monkeypatch, entry, other: bool = False):
+    """Judge in this process with the gdln hash of the helper that made the runs (or another one: other code)."""
+    from gdln.book import archive
+
+    made = entry.manifest["record"]["gdln_source_hash"]
+    monkeypatch.setattr(archive, "source_hash", lambda: "0" * 64 if other else made)
+
+
+@pytest.mark.parametrize("step", [1, 2, 3, 4])
+def test_sigkill_while_archiving(book, archived, step, monkeypatch):
+    """Killed before the k-th rename or removal of `archive`: the manifest into the new folder, the old entry
+    aside (.zeta.replaced), the new entry into place (the commit point), the old entry removed."""
+    what = {1: "before its manifest is renamed into place", 2: "before the old entry is moved aside",
+            3: "before the new entry is renamed into place (the commit point)", 4: "before the old entry is removed"}
+    with fault(f"SIGKILL of `archive` {what[step]} (issue 18, item 4)",
+               "old entry or the new one, whole; a later load restores .replaced, removes temporary folders"):
+        archived.good(seed=0)
+        run = archived.archive(seed=1, kill_at=step, kill_now=True)
+        assert run.rc == -signal.SIGKILL, run.text
+        left = archived.listing()
+        assert left != ["zeta"], left  # something was left to recover
+        monkeypatch.setenv("GDLN_RESULTS_DIR", str(archived.results))
+        _same_code(monkeypatch, archived.entry())
+        site = stage(["zeta"], root=book.root, build=book.build, results="archive")  # make book RESULTS=archive
+        page = (site / "zeta.ipynb").read_text()
+        entry = archived.entry()
+        assert archived.listing() == ["zeta"], archived.listing()  # recovered, temporary folders removed
+        assert entry is not None and entry.damaged is None, entry
+        assert entry.claims[0]["measured"] == (400.0 if step == 4 else 300.0)
+        assert "shows the archived full-mode run" in page and ("400" if step == 4 else "300") in page, page[-3000:]
+        again = archived.archive(seed=1)
+        assert again.rc == 0, again.text
+        assert archived.entry().claims[0]["measured"] == 400.0 and archived.listing() == ["zeta"]
+
+
+def test_an_altered_archive_is_shown_damaged(book, baseline, archived, monkeypatch):
+    with fault("claims.json of an archived run edited, then its checksums too (issue 18, item 5)",
+               "shown as damaged with the reason, on the page and to the report; never absent, never verified"):
+        entry = archived.good()
+        monkeypatch.setenv("GDLN_RESULTS_DIR", str(archived.results))
+        _same_code(monkeypatch, entry)
+        claims = entry.folder / "claims.json"
+        original = {p: p.read_bytes() for p in entry.folder.iterdir()}
+        try:
+            claims.write_text(claims.read_text().replace("300.0", "999.0"))
+            from gdln.book import archive
+
+            v = archive.verdict(book.build, "zeta")
+            assert v.status == "damaged" and "claims.json does not match the SHA-256" in v.reason, v
+            manifest = json.loads((entry.folder / "manifest.json").read_text())
+            digest = archive.file_digests(claims)["sha256"]
+            manifest["files"]["claims"] = manifest["record"]["files"]["claims"] = digest  # checksums made to match
+            (entry.folder / "manifest.json").write_text(json.dumps(manifest))
+            v = archive.verdict(book.build, "zeta")
+            assert v.status == "damaged" and v.entry.claims == [], v
+            assert "'zeta.size' is PASS 999 in claims.json but PASS 300 in the notebook" in v.reason, v.reason
+            site = stage(["alpha", "zeta"], root=book.root, build=book.build, results="archive")
+            page = (site / "zeta.ipynb").read_text()
+            assert "shows the archived" not in page and "**damaged**" in page and "PASS 999 in claims.json" in page
+            report = (site / "report.md").read_text()
+            assert "999" not in report and "damaged" in report, report  # the edited value is never reported
+            assert "written by the run with seed 0." in report  # the other chapters are not affected
+        finally:
+            for p, data in original.items():
+                p.write_bytes(data)
+        assert archived.entry().damaged is None
+
+
+def test_a_broken_archive_manifest_is_damaged_not_absent(book, baseline, archived, monkeypatch):
+    with fault("manifest.json of an archived run truncated / notebook.ipynb removed",
+               "damaged, naming the file; other chapters staged; archive again recovers"):
+        entry = archived.good()
+        monkeypatch.setenv("GDLN_RESULTS_DIR", str(archived.results))
+        _same_code(monkeypatch, entry)
+        from gdln.book import archive
+
+        manifest = entry.folder / "manifest.json"
+        manifest.write_text(manifest.read_text()[:200])
+        v = archive.verdict(book.build, "zeta")
+        assert v.status == "damaged" and "manifest.json is not valid JSON" in v.reason, v
+        (entry.folder / "notebook.ipynb").unlink()
+        site = stage(["alpha", "zeta"], root=book.root, build=book.build, results="archive")
+        assert "**damaged**" in (site / "zeta.ipynb").read_text()
+        run = archived.archive()
+        assert run.rc == 0, run.text
+        assert archive.verdict(book.build, "zeta").status == "current"
+
+
+def test_quick_parameters_other_than_the_fingerprints_are_not_stale(book, archived, monkeypatch):
+    with fault("the quick build run with --seed 3 against a fingerprint of seed 0, code changed (issue 18, item 6)",
+               "unverified, saying no run at the fingerprint's parameters exists; seed 0: verified; moved: stale, why"):
+        from gdln.book import archive
+
+        entry = archived.good()
+        monkeypatch.setenv("GDLN_RESULTS_DIR", str(archived.results))
+        _same_code(monkeypatch, entry, other=True)  # today's sources are not the run's
+        try:
+            run = book.run("run", "zeta", "--seed", "3")
+            assert run.rc == 0, run.text
+            v = archive.verdict(book.build, "zeta")
+            assert v.status == "unverified" and "seed=3 (fingerprint: 0)" in v.reason, v
+            assert "no quick-mode run at the fingerprint's parameters exists" in v.reason
+            page = (stage(["zeta"], root=book.root, build=book.build, results="archive") / "zeta.ipynb").read_text()
+            assert "**unverified**" in page and "stale" not in page and "shows the archived" not in page
+        finally:
+            run = book.run("run", "zeta")
+            assert run.rc == 0, run.text
+        assert archive.verdict(book.build, "zeta").status == "verified by fingerprint"
+        manifest = entry.folder / "manifest.json"
+        text = manifest.read_text()
+        try:  # a fingerprint the numbers of today's code no longer meet
+            m = json.loads(text)
+            m["fingerprint"]["claims"]["zeta.size"] = 3.5
+            manifest.write_text(json.dumps(m))
+            v = archive.verdict(book.build, "zeta")
+            assert v.status == "stale" and "moved its quick-mode numbers" in v.reason and "zeta.size 3.5 -> 3" in v.reason
+        finally:
+            manifest.write_text(text)
+
+
+@read_only
+def test_archive_into_a_read_only_results_folder(book, archived):
+    with fault("`archive` into a results folder that cannot be written",
+               "refused before any write, naming the folder; the old entry stands"):
+        before = archived.good()
+        archived.results.chmod(0o555)
+        try:
+            run = archived.archive(seed=1)
+        finally:
+            archived.results.chmod(0o755)
+        assert run.rc == 1 and f"cannot write the results folder {archived.results}" in run.text, run.text
+        assert archived.entry().manifest == before.manifest and archived.listing() == ["zeta"]
+
+
+# ---------------------------------------------------------------- checked before any chapter executes (items 7-9)
+
+def test_build_dir_not_named_build_is_refused_before_any_chapter(book, baseline):
+    with fault("`build --build-dir out` (not named _build) (issue 18, item 7)",
+               "rc 2 naming the folder before any chapter executes"):
+        out = book.root / "out"
+        run = book.run("build", "alpha", "--force", "--build-dir", str(out), build=False)
+        assert run.rc == 2 and f"build directory {out} is invalid; expected a folder named _build" in run.text, run.text
+        assert "executing" not in run.text and not (out / "runs").exists()
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="this machine has a GPU")
+def test_device_cuda_without_a_gpu_is_rc_2_before_the_kernel(book, baseline):
+    with fault("`--device cuda` / `cuda:1` on a machine without a GPU (issue 18, item 8)",
+               "rc 2 before any kernel, naming the value; previous run published"):
+        good = _good(book)
+        for device in ("cuda", "cuda:1"):
+            run = book.run("run", "alpha", "--force", "--device", device)
+            assert run.rc == 2, run.text
+            assert f"error: parameter device={device!r} is invalid; expected a device this machine has" in run.text
+            assert "executing" not in run.text
+        book.check(expect=good)
+
+
+def test_mode_given_twice_is_refused(book, baseline):
+    with fault("`--mode full -p mode quick` (issue 18, item 8)", "rc 2 naming both values; nothing executed"):
+        good = _good(book)
+        for args, message in [(("--mode", "full", "-p", "mode", "quick"), "as --mode full and as -p mode quick"),
+                              (("--seed", "2", "-p", "seed", "3"), "as --seed 2 and as -p seed 3")]:
+            run = book.run("run", "alpha", *args)
+            assert run.rc == 2 and "is given twice" in run.text and message in run.text, run.text
+            assert "executing" not in run.text
+        same = book.run("run", "alpha", "--seed", "0", "-p", "seed", "0")  # the same value twice is one value
+        assert same.rc == 0 and "alpha: cached" in same.text, same.text
+        book.check(expect=good)
+
+
+def test_a_size_the_machine_cannot_hold_is_refused_with_the_estimate(book, baseline):
+    from gdln.book import budget
+
+    with fault("routing with -p M 100000, -p n_h 1000000; --max-hours 1e-6 (issue 18, item 9)",
+               "rc 2 before any kernel, naming the value, the estimate, the limit and the largest value that fits"):
+        limit = budget._bytes(budget.memory_limit(__import__("torch").device("cpu"))[0])
+        for name, value in (("M", "100000"), ("n_h", "1000000")):
+            run = book.run("run", "routing", "--root", str(REPO_ROOT), "--device", "cpu", "-p", name, value)
+            assert run.rc == 2, run.text
+            assert f"error: chapter 'routing' with {name}={value} is too large for this machine" in run.text, run.text
+            assert f"of memory" in run.text and f"more than {limit}, this machine's" in run.text, run.text
+            assert f"at most {name}=" in run.text and "--no-size-check" in run.text
+            assert "executing" not in run.text
+        run = book.run("run", "routing", "--root", str(REPO_ROOT), "--device", "cpu", "--max-hours", "1e-6")
+        assert run.rc == 2 and "peak rate" in run.text and "more than the limit of" in run.text, run.text
+        assert not (book.build / "runs" / "routing").exists()
+
+
+# ---------------------------------------------------------------- the quick-mode guards (item 11)
+
+def _guards(book: Book, text: str) -> dict:
+    folder = book.root / "bounds"
+    folder.mkdir(exist_ok=True)
+    (folder / "zeta.json").write_text(text)
+    return {"GDLN_BOUNDS_DIR": str(folder)}
+
+
+def test_a_misspelled_guard_id_is_an_error_naming_the_file(book, archived):
+    with fault("a guard file naming 'zeta.sise' (a misspelled claim id) (issue 18, item 11)",
+               "rc 1 before any kernel, naming the file and the id it meant; previous run published"):
+        good = book.check("zeta")
+        env = _guards(book, json.dumps({"zeta.sise": {"expected": 3.0, "tolerance": 0.1}}))
+        run = book.run("run", "zeta", "--force", env=env)
+        assert run.rc == 1, run.text
+        assert f"{book.root / 'bounds' / 'zeta.json'}: the guard 'zeta.sise' names no claim" in run.text, run.text
+        assert "did you mean 'zeta.size'?" in run.text and "executing" not in run.text
+        book.check("zeta", expect=good)
+
+
+def test_broken_json_in_a_guard_file_is_an_error_naming_it(book, archived):
+    with fault("a guard file that is not valid JSON (issue 18, item 11)",
+               "rc 1 before any kernel, naming the file, line and column; previous run published"):
+        good = book.check("zeta")
+        env = _guards(book, '{"zeta.size": {"expected": 3.0, "tolerance": 0.1,}}')
+        run = book.run("run", "zeta", "--force", env=env)
+        assert run.rc == 1, run.text
+        assert f"{book.root / 'bounds' / 'zeta.json'}: the quick-mode guards are not valid JSON" in run.text, run.text
+        assert "line 1 column" in run.text and "executing" not in run.text
+        book.check("zeta", expect=good)
+
+
+# ---------------------------------------------------------------- the vendored JavaScript (item 12)
+
+def _fetch_module():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("gdln_vendor_fetch", REPO_ROOT / "book" / "_vendor" / "fetch.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_vendored_folders_are_readable_by_other_users(tmp_path, monkeypatch):
+    import hashlib
+    import io
+    import tarfile
+
+    with fault("book/_vendor/fetch.py run by one user, the book built by another (issue 18, item 12)",
+               "static/ and every folder in it 0755, files 0644 (mkdtemp made them 0700)"):
+        fetch = _fetch_module()
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+            for name in ("package/es5/tex-chtml.js", "package/es5/ui/menu.js"):
+                info = tarfile.TarInfo(name)
+                info.size = 2
+                tar.addfile(info, io.BytesIO(b"//"))
+        data = buf.getvalue()
+        (tmp_path / "cache").mkdir()
+        (tmp_path / "cache" / fetch.tarball_name("mathjax", "0.0.0")).write_bytes(data)
+        monkeypatch.setattr(fetch, "HERE", tmp_path)
+        monkeypatch.setattr(fetch, "CACHE", tmp_path / "cache")
+        monkeypatch.setattr(fetch, "STATIC", tmp_path / "static")
+        monkeypatch.setattr(fetch, "PACKAGES", [("mathjax", "0.0.0", hashlib.sha256(data).hexdigest(),
+                                                  {"es5/tex-chtml.js": "mathjax/tex-chtml.js", "es5/ui": "mathjax/ui"})])
+        old = os.umask(0o022)
+        try:
+            for _ in range(2):  # a first vendoring, then one that replaces it
+                assert fetch.main() == 0
+        finally:
+            os.umask(old)
+        static = tmp_path / "static"
+        for path in [static, *static.rglob("*")]:
+            want = 0o755 if path.is_dir() else 0o644
+            assert stat.S_IMODE(path.stat().st_mode) == want, (path, oct(path.stat().st_mode))
+        assert (static / "mathjax" / "ui" / "menu.js").exists()
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "static"]  # no temporary folder left
+
+
+@read_only
+def test_staging_refuses_an_unreadable_vendor_folder(book, baseline):
+    with fault("a vendored folder another user cannot read (issue 18, item 12)",
+               "build stops with rc 1 naming the folder, rather than a site without MathJax"):
+        _good(book)
+        folder = book.root / "book" / "_vendor" / "static" / "mathjax"
+        folder.mkdir(exist_ok=True)
+        (folder / "tex-chtml.js").write_text("//")
+        folder.chmod(0o000)
+        try:
+            run = book.run("build", "alpha")
+        finally:
+            folder.chmod(0o755)
+        assert run.rc == 1 and f"{folder}: cannot be read" in run.text and "make vendor" in run.text, run.text

@@ -8,6 +8,11 @@ git). The book's ``_config.yml`` serves that folder as static files. Run once pe
 
 Uses ``npm pack`` when npm is installed (it honours the user's npm configuration), otherwise
 downloads the same tarballs from the registry with the standard library.
+
+The files are unpacked into a temporary folder beside ``static/`` that replaces it in one rename. Every
+folder gets the mode ``mkdir`` gives (0755 under the usual umask 022) and every file the mode ``open``
+gives (0644): ``mkdtemp`` alone would leave the folder 0700, and the book could then be built only by the
+user who vendored it (the staging refuses an unreadable folder rather than building a site without MathJax).
 """
 
 from __future__ import annotations
@@ -84,13 +89,34 @@ def unpack(data: bytes, mapping: dict[str, str], dest: Path) -> None:
                     target.write_bytes(tar.extractfile(member).read())
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def publish_modes(folder: Path) -> None:
+    """Give ``folder`` and everything under it the modes ``mkdir`` and ``open`` give (0755 and 0644 under umask 022)."""
+    mask = _umask()
+    for top, dirs, files in os.walk(folder):
+        os.chmod(top, 0o777 & ~mask)
+        for name in files:
+            os.chmod(os.path.join(top, name), 0o666 & ~mask)
+
+
 def main() -> int:
+    for left in HERE.glob(".static.*"):  # temporary folders of an interrupted run
+        shutil.rmtree(left, ignore_errors=True)
     tmp = Path(tempfile.mkdtemp(dir=HERE, prefix=".static."))
     try:
         for name, version, sha256, mapping in PACKAGES:
             unpack(fetch(name, version, sha256), mapping, tmp)
-        shutil.rmtree(STATIC, ignore_errors=True)
+        publish_modes(tmp)  # mkdtemp made it 0700: readable by its owner only
+        old = HERE / ".static.replaced"
+        if STATIC.exists():
+            os.replace(STATIC, old)
         os.replace(tmp, STATIC)
+        shutil.rmtree(old, ignore_errors=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print(f"vendored {', '.join(f'{n}@{v}' for n, v, _, _ in PACKAGES)} into {STATIC.relative_to(HERE.parent.parent)}")

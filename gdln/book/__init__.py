@@ -7,6 +7,9 @@
 - :mod:`~gdln.book.runner`      execute chapters (jupytext + papermill, cached) and build the HTML
 - :mod:`~gdln.book.report`      the Reproduction report page
 - :mod:`~gdln.book.scale`       the scale of a run, read from its record, against the paper's (Section 5 panels)
+- :mod:`~gdln.book.archive`     archived full-mode runs (``results/<chapter>/``): current, verified, unverified, stale, damaged
+- :mod:`~gdln.book.guards`      reading and checking a chapter's quick-mode guards (``results/bounds/<chapter>.json``)
+- :mod:`~gdln.book.budget`      the size of a chapter's run against the machine, estimated before any work
 - :mod:`~gdln.book.cli`         ``python -m gdln.book list|run|build``
 
 May import: every layer below.

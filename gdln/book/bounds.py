@@ -1,6 +1,6 @@
 """Quick-mode guards: a declared value and bound for claims that quick mode cannot judge against the paper.
 
-A claim judged only at the paper's scale (``full_only``) or a declared deviation (``known_deviation``)
+A claim judged only in full mode (``full_only``) or a declared deviation (``known_deviation``)
 says nothing in quick mode about whether the code still computes what it computed: its value could
 drift and every quick build would still show "full-only" or "deviates". So each such claim gets a
 *guard* in quick mode: the value it was declared with and a bound taken from the spread over seeds.
@@ -20,6 +20,11 @@ mean, so the bound (3 sd) is met by the runs that declared it and caught by a ch
 :class:`~gdln.book.claims.Claims` reads the guards of its chapter: in quick mode a guarded claim
 outside its bound gets status ``"fail"`` (which fails the test suite), inside it keeps its status.
 Declare again, and commit the file, when a change of the numbers is intended.
+
+The file is read through :func:`gdln.book.guards.read` (a broken file is an error naming it) and the runner
+checks, before a kernel starts, that every guard names a claim the chapter records
+(:func:`gdln.book.guards.check`). :func:`declare` checks that the folder can be written before it runs
+anything, and replaces the file in one rename (temporary files of an interrupted declaration are removed).
 """
 
 from __future__ import annotations
@@ -34,7 +39,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from gdln.book.claims import BOUNDS_DIR, bounds_dir, load_guards
+from gdln.book.claims import BOUNDS_DIR, bounds_dir
+from gdln.book.guards import read as load_guards
 from gdln.book.provenance import source_hash
 from gdln.book.runner import execute, published
 from gdln.util.files import REPO_ROOT, atomic_write_json
@@ -43,13 +49,15 @@ __all__ = ["BOUNDS_DIR", "SIGMAS", "bounds_dir", "load", "guarded", "bound_of", 
 
 #: The bound in sample standard deviations over seeds.
 SIGMAS = 3.0
-#: The declared guards of a chapter (claim id -> guard), as :class:`~gdln.book.claims.Claims` reads them.
+#: The declared guards of a chapter (claim id -> guard), as :class:`~gdln.book.claims.Claims` reads them; a file
+#: that is not valid JSON, or not an object, is a ``ValueError`` naming it (:func:`gdln.book.guards.read`).
 load = load_guards
 
 
 def guarded(claim: Mapping[str, Any]) -> bool:
-    """Whether a claim needs a quick-mode guard: judged only in full mode, or a declared deviation."""
-    return claim["status"] in ("full-only", "deviates") or "Known deviation:" in claim.get("note", "")
+    """Whether a claim needs a quick-mode guard: judged only on a larger run than quick mode (status
+    ``"larger-run"``, ``"full-only"`` in manifests written before the rename), or a declared deviation."""
+    return claim["status"] in ("larger-run", "full-only", "deviates") or "Known deviation:" in claim.get("note", "")
 
 
 def bound_of(values: Sequence[float], resolution: float) -> tuple[float, float, str]:
@@ -69,6 +77,8 @@ def declare(chapter: str, seeds: Sequence[int], *, root: Path = REPO_ROOT, folde
     seeds = [int(s) for s in seeds]
     if len(set(seeds)) < 2:
         raise ValueError(f"seeds={seeds!r} are invalid; expected at least two different seeds")
+    path = Path(folder or bounds_dir()) / f"{chapter}.json"
+    _writable(path.parent)  # before the runs: a folder that cannot be written would throw them away
     runs: list[dict[str, dict[str, Any]]] = []
     with tempfile.TemporaryDirectory(prefix=f"gdln-bounds-{chapter}-") as tmp:
         for s in seeds:
@@ -89,6 +99,16 @@ def declare(chapter: str, seeds: Sequence[int], *, root: Path = REPO_ROOT, folde
         out[cid] = {"expected": expected, "tolerance": tol, "values": values, "seeds": seeds, "rule": rule,
                     "declared_at": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%MZ"),
                     "gdln_source_hash": source_hash()}
-    path = Path(folder or bounds_dir()) / f"{chapter}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.glob(f".{path.name}.*.tmp"):  # left by a declaration that was killed while writing
+        stale.unlink(missing_ok=True)
     return atomic_write_json(path, out)
+
+
+def _writable(folder: Path) -> None:
+    """Create ``folder`` if needed; raise ``PermissionError`` naming it when a file cannot be written there."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise OSError(f"cannot create the guards folder {folder}: {err.strerror or err}") from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise PermissionError(f"cannot write the guards folder {folder} (permission denied); nothing was run")

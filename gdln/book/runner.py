@@ -51,6 +51,7 @@ from typing import Any, Iterator, Mapping, Sequence
 import yaml
 
 from gdln.util.version import __version__
+from gdln.book import budget, guards
 from gdln.book.claims import bounds_dir
 from gdln.book.parameters import Validator, check_parameters, check_values, declared_validators
 from gdln.book.provenance import build_dir, source_hash
@@ -434,8 +435,29 @@ def _prepend(path: str, variable: str) -> str:
 _PARAMETER_MESSAGE = re.compile(r"parameter \S+=.* is invalid; expected ")
 
 
-def _checked(name: str, params: Mapping[str, Any], root: Path) -> tuple[str, Any, dict[str, Any]]:
-    """The chapter's source, its notebook and ``params`` checked (:func:`check_chapter_parameters`)."""
+def check_device(device: str) -> None:
+    """Raise :class:`ParameterError` when ``device`` names a GPU this machine does not have (before any kernel:
+    a chapter would otherwise fail in its first cell)."""
+    if not (isinstance(device, str) and device.startswith("cuda")):
+        return
+    import torch
+
+    if not torch.cuda.is_available():
+        why = "this torch is built without CUDA" if torch.version.cuda is None else "no CUDA GPU is visible"
+        raise ParameterError(f"parameter device={device!r} is invalid; expected a device this machine has: {why} "
+                             f"(torch {torch.__version__}); use --device cpu or --device auto")
+    count = torch.cuda.device_count()
+    if device != "cuda" and int(device.split(":", 1)[1]) >= count:
+        raise ParameterError(f"parameter device={device!r} is invalid; expected a device this machine has: "
+                             + ("cuda:0" if count == 1 else f"cuda:0 .. cuda:{count - 1}"))
+
+
+def _checked(name: str, params: Mapping[str, Any], root: Path, *, size_check: bool = True,
+             max_hours: float | None = None) -> tuple[str, Any, dict[str, Any]]:
+    """The chapter's source, its notebook and ``params`` checked, all before any kernel starts: the values
+    (:func:`check_chapter_parameters`), the device (:func:`check_device`), the chapter's quick-mode guards
+    (:func:`gdln.book.guards.check`, quick mode) and, unless ``size_check`` is False, the size of the run
+    against this machine (:func:`gdln.book.budget.check`)."""
     import jupytext
 
     source = (root / "book" / f"{name}.md").read_text(encoding="utf-8")
@@ -444,24 +466,38 @@ def _checked(name: str, params: Mapping[str, Any], root: Path) -> tuple[str, Any
         validators = chapter_validators(source)
     except ValueError as err:
         raise ChapterError(f"chapter {name!r}: cannot read the validators of its parameters: {err}") from None
-    return source, notebook, check_chapter_parameters(name, declared_parameters(notebook), params, validators)
+    declared = declared_parameters(notebook)
+    params = check_chapter_parameters(name, declared, params, validators)
+    check_device(params["device"])
+    if params["mode"] == "quick":
+        try:
+            guards.check(name, source)
+        except ValueError as err:
+            raise ChapterError(f"chapter {name!r}: {err}") from None
+    if size_check:
+        try:
+            budget.check(name, {**declared, **params}, {**DEFAULTS, **declared}, max_hours=max_hours)
+        except ValueError as err:
+            raise ParameterError(str(err)) from None
+    return source, notebook, params
 
 
 def execute(name: str, params: Mapping[str, Any], *, root: Path = REPO_ROOT, build: Path | None = None,
-            force: bool = False, log=print) -> dict[str, Any]:
+            force: bool = False, log=print, size_check: bool = True, max_hours: float | None = None) -> dict[str, Any]:
     """Execute chapter ``name`` unless its published run is up to date; return that run's record.
 
-    The parameters are checked first (:func:`check_chapter_parameters`: nothing is started or removed
-    for a rejected value); then, holding the chapter's lock, the published run is reused when its cache
+    The parameters are checked first (:func:`_checked`: values, device, guards, the size of the run;
+    nothing is started or removed for a rejected value); then, holding the chapter's lock, the published run is reused when its cache
     key matches and the data it read are unchanged; otherwise the chapter runs in a new run folder that
     is published only when it succeeds. Raises :class:`ParameterError` (also when the chapter itself
     rejects a value), :class:`ChapterError` or :class:`RunInterrupted`; the previous run stays published.
     """
     build = Path(build or build_dir()).resolve()
-    source, notebook, params = _checked(name, params, root)
+    source, notebook, params = _checked(name, params, root, size_check=size_check, max_hours=max_hours)
     gdln_hash, deps = source_hash(), dependency_versions()
-    guards = bounds_dir() / f"{name}.json"  # a new declaration of the quick-mode guards re-judges the chapter
-    key = cache_key(source + (f"\n# guards {_sha256(guards)}" if guards.exists() else ""), params, gdln_hash, deps)
+    guard_file = bounds_dir() / f"{name}.json"  # a new declaration of the quick-mode guards re-judges the chapter
+    key = cache_key(source + (f"\n# guards {_sha256(guard_file)}" if guard_file.exists() else ""), params, gdln_hash,
+                    deps)
     with _chapter_lock(build, name, log):
         found = published(build, name)
         previous = found[0] if found else None
@@ -534,6 +570,12 @@ def _execute(name: str, notebook, params: Mapping[str, Any], key: str, gdln_hash
                   "data": data}
         _publish(build, name, run_dir, record)
         failed.unlink(missing_ok=True)
+        if params.get("mode") == "quick" and claims.exists():
+            with contextlib.suppress(ValueError, OSError):
+                left = guards.unused(name, guards.read(name), json.loads(claims.read_text()))
+                if left:
+                    log(f"[gdln.book] warning: {guards.path_of(name)}: guard(s) {', '.join(left)} matched no claim of "
+                        f"this run of {name}; those claims are unguarded", flush=True)
         return record
     except OSError as err:  # the build folder cannot be written, ...
         raise ChapterError(f"chapter {name!r}: cannot write its run to {run_dir}: {err}") from None
@@ -558,15 +600,17 @@ def _show(params: Mapping[str, Any]) -> str:
 
 
 def run(names: Sequence[str], params: Mapping[str, Any], *, root: Path = REPO_ROOT,
-        build: Path | None = None, force: bool = False, log=print) -> list[dict[str, Any]]:
+        build: Path | None = None, force: bool = False, log=print, size_check: bool = True,
+        max_hours: float | None = None) -> list[dict[str, Any]]:
     """Execute ``names`` (toc order) with ``params``; log each chapter's wall time.
 
-    The parameters of every chapter are checked before the first one runs."""
+    Every chapter is checked (:func:`_checked`) before the first one runs."""
     for name in names:
-        _checked(name, params, root)
+        _checked(name, params, root, size_check=size_check, max_hours=max_hours)
     records, started = [], time.perf_counter()
     for name in names:
-        record = execute(name, params, root=root, build=build, force=force, log=log)
+        record = execute(name, params, root=root, build=build, force=force, log=log, size_check=size_check,
+                         max_hours=max_hours)
         how = "cached, executed" if record["cached"] else "executed"
         log(f"[gdln.book] {name}: {how} in {record['wall_time_s']:.1f} s ({_show(record['parameters'])})",
             flush=True)

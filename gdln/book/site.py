@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import filecmp
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -31,7 +32,7 @@ from gdln.book.runner import (
 from gdln.data.loaders import cache_dir
 from gdln.util.files import REPO_ROOT, atomic_write_text
 
-__all__ = ["HIDDEN_TAGS", "hide_parameters", "stage", "render"]
+__all__ = ["HIDDEN_TAGS", "hide_parameters", "stage", "check_build_dir", "render"]
 
 
 def _sync(src: Path, dst: Path) -> None:
@@ -77,8 +78,11 @@ RESULTS = ("build", "archive")
 
 
 def _banner(record: dict[str, Any], *, host: dict[str, Any] | None = None, status: str | None = None,
-            stale: bool = False) -> str:
-    """One line under a chapter's title saying what the page shows: mode, device, date, code hash."""
+            archived: "archive.Verdict | None" = None) -> str:
+    """One line under a chapter's title saying what the page shows: mode, device, date, code hash.
+
+    ``archived``: the verdict on the chapter's archived full run when it is not shown (stale, unverified or
+    damaged): the line then says so, and why."""
     p = record["parameters"]
     when, code = record["executed_at"].replace("T", " ")[:16], record["gdln_source_hash"][:10]
     if host is not None:  # an archived run
@@ -90,9 +94,9 @@ def _banner(record: dict[str, Any], *, host: dict[str, Any] | None = None, statu
     else:
         text = (f"**This page shows this build's {p['mode']}-mode run**: seed {p['seed']}, device `{p['device']}`, "
                 f"{when} UTC, gdln `{code}`.")
-        if stale:
-            text += (" An archived full-mode run exists but is **stale** (today's code moved its quick-mode "
-                     "numbers), so it is not shown.")
+        if archived is not None and archived.entry is not None and not archived.shown:
+            text += (f" An archived full-mode run exists (`results/{archived.entry.chapter}/`) but is "
+                     f"**{archived.status}** ({archived.reason}), so it is not shown.")
     return f":::{{admonition}} What this page shows\n:class: gdln-page-source\n{text}\n:::\n"
 
 
@@ -109,19 +113,38 @@ def _with_banner(notebook_json: str, banner: str) -> str:
 def _chapter_page(build: Path, page: str, results: str) -> str:
     """The staged notebook of chapter ``page``: this build's run, or its archived full run (see :data:`RESULTS`)."""
     record = read_record(build, page)
-    entry, status = archive.standing(build, page) if results == "archive" else (None, None)
-    if entry is not None and status != "stale":
-        return _with_banner(hide_parameters(entry.notebook),
-                            _banner(entry.manifest["record"], host=entry.manifest["machine"], status=status))
+    v = archive.verdict(build, page) if results == "archive" else None
+    if v is not None and v.entry is not None and v.shown:
+        return _with_banner(hide_parameters(v.entry.notebook),
+                            _banner(v.entry.manifest["record"], host=v.entry.manifest["machine"], status=v.status))
     text = hide_parameters(_paths(build, page)[0])
-    return _with_banner(text, _banner(record, stale=status == "stale")) if record else text
+    return _with_banner(text, _banner(record, archived=v)) if record else text
+
+
+def _readable_tree(folder: Path) -> list[Path]:
+    """Every file under ``folder``; an OSError naming the first folder or file that cannot be read (``rglob``
+    would skip an unreadable folder without a word, and the book would silently lack, say, MathJax)."""
+    def fail(err: OSError) -> None:
+        raise OSError(f"{err.filename}: cannot be read ({err.strerror}); the book would be built without it. Make "
+                      f"it readable (chmod -R a+rX {folder}) or vendor again: `make vendor` "
+                      "(python book/_vendor/fetch.py)") from None
+
+    files = []
+    for top, _, names in os.walk(folder, onerror=fail):
+        for name in names:
+            path = Path(top) / name
+            if not os.access(path, os.R_OK):
+                fail(PermissionError(13, "Permission denied", str(path)))
+            files.append(path)
+    return files
 
 
 def stage(names: Sequence[str], *, root: Path = REPO_ROOT, build: Path | None = None, results: str = "build") -> Path:
     """Assemble the book's source folder ``_build/site`` for chapters ``names`` and all plain pages.
 
-    ``results="archive"`` shows, on each chapter page, the chapter's archived full-mode run when there is
-    one that is not stale (:mod:`gdln.book.archive`), and this build's run elsewhere; every page says which.
+    ``results="archive"`` shows, on each chapter page, the chapter's archived full-mode run when it is current
+    or verified by its fingerprint (:mod:`gdln.book.archive`), and this build's run elsewhere; every page says
+    which, and why an archived run is not shown (stale, unverified or damaged, with the reason).
     """
     if results not in RESULTS:
         raise ValueError(f"results={results!r} is invalid; expected one of {RESULTS}")
@@ -143,7 +166,7 @@ def stage(names: Sequence[str], *, root: Path = REPO_ROOT, build: Path | None = 
                 and not any(part.startswith(".") or part in ("__pycache__", "_build") for part in rel.parts) \
                 and not any(path.is_relative_to(d) for d in skip):
             copies[site / rel] = path
-    for path in vendor.rglob("*"):
+    for path in _readable_tree(vendor):
         if path.is_file():
             copies[site / "_vendor" / "static" / path.relative_to(vendor)] = path
     for page in pages:
@@ -168,11 +191,19 @@ def stage(names: Sequence[str], *, root: Path = REPO_ROOT, build: Path | None = 
     return site
 
 
-def render(site: Path, *, root: Path = REPO_ROOT, build: Path | None = None) -> Path:
-    """Render the staged book with jupyter-book (warnings are errors); return the HTML folder."""
+def check_build_dir(build: Path | None = None) -> Path:
+    """The build folder, resolved; ``ValueError`` unless it is named ``_build`` (jupyter-book writes into
+    ``<parent>/_build/html``). ``build`` checks it before any chapter runs."""
     build = Path(build or build_dir()).resolve()
     if build.name != "_build":
-        raise ValueError(f"build directory {build} must be named _build (jupyter-book writes <parent>/_build/html)")
+        raise ValueError(f"build directory {build} is invalid; expected a folder named _build (jupyter-book "
+                         f"writes <parent>/_build/html): for example {build / '_build'}")
+    return build
+
+
+def render(site: Path, *, root: Path = REPO_ROOT, build: Path | None = None) -> Path:
+    """Render the staged book with jupyter-book (warnings are errors); return the HTML folder."""
+    build = check_build_dir(build)
     exe = Path(sys.executable).with_name("jupyter-book")
     cmd = [str(exe if exe.exists() else "jupyter-book"), "build", str(site), "--config", str(root / "_config.yml"),
            "--toc", str(site / "_toc.yml"), "--path-output", str(build.parent), "-W", "-n", "--keep-going", "-q"]
