@@ -330,7 +330,9 @@ def test_report_judges_the_archived_full_run_beside_the_build(tmp_path):
     assert ('<span class="gdln-scale">judged at: full mode; CPU (2 cores) (the run&#x27;s parameters: the claim '
             'records no scale of its own)</span>') in text
     stale = report_text([ChapterClaims("alpha", "Alpha", quick, None, entry, "stale")])
-    assert "<b>300</b>" not in stale and "stale (code changed its numbers)" in stale and "**stale**" in stale
+    assert "<b>300</b>" not in stale and "stale: not judged" in stale and "**stale**" in stale
+    unverified = report_text([ChapterClaims("alpha", "Alpha", quick, None, entry, "unverified", "seed 3 (fingerprint: 0)")])
+    assert "<b>300</b>" not in unverified and "**unverified**: seed 3 (fingerprint: 0); not judged" in unverified
     none = report_text([ChapterClaims("alpha", "Alpha", quick, None)])
     assert "no full run" in none and "no chapter has an archived full-mode run yet" in none
 

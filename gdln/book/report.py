@@ -30,7 +30,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from gdln.book import scale as run_scale
-from gdln.book.archive import Entry, duration, standing
+from gdln.book.archive import SHOWN, Entry, duration, verdict
 from gdln.book.claims import EVIDENCE, LARGER_RUN, STATUS_CLASS, STATUSES, anchor, criterion_text, margin, read, read_manifest
 from gdln.book.claims import _short as short_number
 from gdln.book.runner import _paths, read_record
@@ -68,7 +68,8 @@ class ChapterClaims:
     claims: list[dict[str, Any]] | None
     record: dict[str, Any] | None = None
     archived: Entry | None = None  # the archived full-mode run (results/<chapter>/), if any
-    archive_status: str | None = None  # "current", "verified by fingerprint" or "stale"
+    archive_status: str | None = None  # "current", "verified by fingerprint", "unverified", "stale" or "damaged"
+    archive_reason: str = ""  # why (gdln.book.archive.verdict)
 
     def __post_init__(self):
         if self.claims is not None:  # in today's names, whoever wrote them (gdln.book.claims.read)
@@ -76,9 +77,9 @@ class ChapterClaims:
 
     @property
     def full_claims(self) -> dict[str, dict[str, Any]]:
-        """The archived full run's claims by id (in today's names, :func:`~gdln.book.claims.read`), when that run
-        is not stale (a stale run is never judged)."""
-        if self.archived is None or self.archive_status == "stale":
+        """The archived full run's claims by id (in today's names, :func:`~gdln.book.claims.read`), only when that
+        run is shown (current, or verified by its fingerprint): an unverified, stale or damaged run is never judged."""
+        if self.archived is None or self.archive_status not in SHOWN:
             return {}
         return {c["id"]: read(c) for c in self.archived.claims}
 
@@ -112,8 +113,9 @@ def gather(names: Sequence[str], build: Path, *, use_archive: bool = True) -> li
         notebook, _, claims_path = _paths(build, name)
         claims = read_manifest(claims_path) if claims_path.exists() else None
         record = read_record(build, name)
-        entry, status = standing(build, name) if use_archive else (None, None)
-        out.append(ChapterClaims(name, _title(notebook, name), claims, record, entry, status))
+        v = verdict(build, name) if use_archive else None
+        entry, status, reason = (v.entry, v.status, v.reason) if v is not None else (None, None, "")
+        out.append(ChapterClaims(name, _title(notebook, name), claims, record, entry, status, reason or ""))
     return out
 
 
@@ -206,8 +208,8 @@ def _full_cell(ch: ChapterClaims, claim_id: str) -> str:
     why there is none."""
     if ch.archived is None:
         return '<span class="gdln-zero">no full run</span>'
-    if ch.archive_status == "stale":
-        return '<span class="gdln-zero">stale (code changed its numbers)</span>'
+    if ch.archive_status not in SHOWN:
+        return f'<span class="gdln-zero">{html.escape(ch.archive_status or "")}: not judged</span>'
     c = ch.full_claims.get(claim_id)
     if c is None:
         return '<span class="gdln-zero">not in the full run</span>'
@@ -225,13 +227,12 @@ def _archive_summary(chapters: list[ChapterClaims]) -> str:
                 f"{LARGER_RUN} are judged only by such a run.\n")
     parts = []
     for ch in entries:
+        if ch.archive_status not in SHOWN:
+            parts.append(f"{{doc}}`{ch.name}` (**{ch.archive_status}**: {ch.archive_reason}; not judged)")
+            continue
         m = ch.archived.manifest
         r, host = m["record"], m["machine"]
         where = host.get("gpu") or f"CPU ({host.get('cpu_count')} cores)"
-        if ch.archive_status == "stale":
-            parts.append(f"{{doc}}`{ch.name}` (**stale**: today's code moved its quick-mode numbers, so its "
-                         f"full run of {r['executed_at'][:10]} is not shown as current)")
-            continue
         counts = {s: sum(read(c)["status"] == s for c in ch.archived.claims) for s in SUMMARY_ORDER}
         verdict = ", ".join(f"{counts[s]} {s}" for s in SUMMARY_ORDER if counts[s])
         parts.append(f"{{doc}}`{ch.name}` ({ch.archive_status}; {where}, {r['executed_at'][:10]}, "
