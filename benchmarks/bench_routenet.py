@@ -26,6 +26,7 @@ import time
 
 import torch
 
+from bench_routenet_loop import _rate  # one timing loop for both benchmarks (this folder is on sys.path)
 from gdln.engines import routenet as RN
 from gdln.tasks.images import pixel_permutations
 from gdln.tasks.routing import trained_routes
@@ -35,18 +36,6 @@ FRACTIONS = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0)
 
 def k_grid(M: int) -> list[int]:
     return sorted({max(1, round(f * M)) for f in FRACTIONS})
-
-
-def _rate(step, seconds: float, min_steps: int = 2, repeats: int = 3) -> float:
-    step()
-    best = 0.0
-    for _ in range(repeats):
-        n, t0 = 0, time.perf_counter()
-        while n < min_steps or time.perf_counter() - t0 < seconds / repeats:
-            step()
-            n += 1
-        best = max(best, n / (time.perf_counter() - t0))
-    return best
 
 
 def matmul_peak(n: int = 2048) -> float:

@@ -72,7 +72,7 @@ import torch
 from gdln.book.claims import _short
 from gdln.book.provenance import source_hash
 from gdln.book.runner import published
-from gdln.util.files import FILE_MODE, REPO_ROOT, atomic_write_json, file_digests
+from gdln.util.files import FILE_MODE, REPO_ROOT, atomic_write_json, ensure_writable, file_digests
 
 __all__ = ["duration", "RESULTS_DIR", "STATUSES", "SHOWN", "FINGERPRINT_RTOL", "FINGERPRINT_ATOL", "Entry", "Verdict",
            "archive", "load", "recover", "notebook_claims", "assess", "judge", "standing", "verdict", "fingerprint_of",
@@ -311,12 +311,7 @@ def archive(chapter: str, full_build: str | os.PathLike, quick_build: str | os.P
         raise ValueError(f"the full run of {chapter!r} in {full_build} cannot be archived: {why}")
     quick_claims = json.loads((qrun_dir / f"{chapter}.json").read_text())
     root = Path(dest).resolve() if dest is not None else results_dir()
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise OSError(f"cannot create the results folder {root}: {err.strerror or err}") from None
-    if not os.access(root, os.W_OK | os.X_OK):
-        raise PermissionError(f"cannot write the results folder {root} (permission denied); nothing was archived")
+    ensure_writable(root, "the results folder", "nothing was archived")
     with _locked(root):
         recover(chapter, root, log=log)
         tmp = Path(tempfile.mkdtemp(prefix=f".{chapter}.", dir=root))

@@ -43,7 +43,7 @@ from gdln.book.claims import BOUNDS_DIR, bounds_dir
 from gdln.book.guards import read as load_guards
 from gdln.book.provenance import source_hash
 from gdln.book.runner import execute, published
-from gdln.util.files import REPO_ROOT, atomic_write_json
+from gdln.util.files import REPO_ROOT, atomic_write_json, ensure_writable
 
 __all__ = ["BOUNDS_DIR", "SIGMAS", "bounds_dir", "load", "guarded", "bound_of", "declare"]
 
@@ -78,7 +78,7 @@ def declare(chapter: str, seeds: Sequence[int], *, root: Path = REPO_ROOT, folde
     if len(set(seeds)) < 2:
         raise ValueError(f"seeds={seeds!r} are invalid; expected at least two different seeds")
     path = Path(folder or bounds_dir()) / f"{chapter}.json"
-    _writable(path.parent)  # before the runs: a folder that cannot be written would throw them away
+    ensure_writable(path.parent, "the guards folder", "nothing was run")  # before the runs: a folder that cannot be written would throw them away
     runs: list[dict[str, dict[str, Any]]] = []
     with tempfile.TemporaryDirectory(prefix=f"gdln-bounds-{chapter}-") as tmp:
         for s in seeds:
@@ -102,13 +102,3 @@ def declare(chapter: str, seeds: Sequence[int], *, root: Path = REPO_ROOT, folde
     for stale in path.parent.glob(f".{path.name}.*.tmp"):  # left by a declaration that was killed while writing
         stale.unlink(missing_ok=True)
     return atomic_write_json(path, out)
-
-
-def _writable(folder: Path) -> None:
-    """Create ``folder`` if needed; raise ``PermissionError`` naming it when a file cannot be written there."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise OSError(f"cannot create the guards folder {folder}: {err.strerror or err}") from None
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise PermissionError(f"cannot write the guards folder {folder} (permission denied); nothing was run")

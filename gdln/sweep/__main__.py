@@ -22,10 +22,8 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import shlex
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -36,6 +34,7 @@ from gdln.sweep.paper import paper_sweeps, sweep_flops, tiny
 from gdln.sweep.store import find, preflight
 from gdln.sweep.submit import EXECUTORS, _executor, run_sharded, run_to_store
 from gdln.util.device import resolve_device
+from gdln.util.files import ensure_writable
 
 
 def _options(pairs: list[str]) -> dict:
@@ -222,12 +221,9 @@ def _check(args, spec: SweepSpec) -> None:
         if out.is_dir() or out.suffix != ".npz":
             raise ValueError(f"--out {args.out} is invalid; expected a file name ending in .npz")
         try:
-            out.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=".write-check-")
-            os.close(fd)
-            os.unlink(tmp)
+            ensure_writable(out.parent, "the folder of --out", "nothing was trained")
         except OSError as err:
-            raise ValueError(f"--out {args.out}: its folder cannot be written ({err.strerror or err})") from None
+            raise ValueError(str(err)) from None
 
 
 if __name__ == "__main__":

@@ -24,7 +24,6 @@ import html
 import json
 import os
 import platform
-import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,7 +33,7 @@ import torch
 from gdln.engines.routenet import SweepResult
 from gdln.sweep.spec import SweepSpec, load_result, replay_prefix, run, save_result
 from gdln.tasks.images import TaskFamily
-from gdln.util.files import REPO_ROOT, atomic_write_json, file_digests
+from gdln.util.files import REPO_ROOT, atomic_write_json, ensure_writable, file_digests
 from gdln.util.version import __version__, source_hash
 
 __all__ = ["STORE", "Archived", "DamagedEntry", "machine", "preflight", "archive", "entries", "find", "load", "replay",
@@ -100,13 +99,9 @@ def preflight(name: str, spec: SweepSpec, store=None) -> Path:
     _check_name(name)
     folder = _store(store)
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".write-check-")
-        os.close(fd)
-        os.unlink(tmp)
+        ensure_writable(folder, "the sweep store", "choose another --store or fix its permissions")
     except OSError as err:
-        raise ValueError(f"the sweep store {folder} cannot be written ({err.strerror or err}); "
-                         "choose another --store or fix its permissions") from None
+        raise ValueError(str(err)) from None
     rec = folder / f"{name}.json"
     if rec.exists():
         try:

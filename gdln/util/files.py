@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any, Iterator
 
-__all__ = ["PACKAGE_DIR", "REPO_ROOT", "FILE_MODE", "atomic_open", "atomic_write_text", "atomic_write_json",
+__all__ = ["PACKAGE_DIR", "REPO_ROOT", "FILE_MODE", "ensure_writable", "atomic_open", "atomic_write_text", "atomic_write_json",
            "file_digests"]
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
@@ -39,6 +39,23 @@ def _umask() -> int:
 #: The mode of every file written here: what ``open()`` would give (0644 under the usual umask 022);
 #: ``mkstemp`` alone would leave 0600, unreadable to the other users of a shared build or cache.
 FILE_MODE = 0o666 & ~_umask()
+
+
+def ensure_writable(folder: str | os.PathLike, what: str, consequence: str = "") -> Path:
+    """Create ``folder`` if needed and check that files can be written in it, before any work.
+
+    Raises ``OSError`` (``PermissionError`` for permissions) naming ``what`` ("the results folder") and
+    the folder, followed by ``consequence`` ("nothing was archived"), if given.
+    """
+    folder = Path(folder)
+    tail = f"; {consequence}" if consequence else ""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise OSError(f"cannot create {what} {folder}: {err.strerror or err}{tail}") from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise PermissionError(f"cannot write {what} {folder} (permission denied){tail}")
+    return folder
 
 
 @contextmanager
