@@ -161,8 +161,7 @@ def run_to_store(name: str, spec: SweepSpec, n_shards: int, *, what: str, comman
     """
     preflight(name, spec, store)
     source_hash()  # pinned now: the records name the code that trained, even if the files change meanwhile
-    if executor != "none":
-        _executor(folder, executor, slurm, timeout_min)  # refuses a bad executor before any work
+    ex = _executor(folder, executor, slurm, timeout_min) if executor != "none" else None  # refused before any work
     parts = shard(spec, n_shards)
     n = len(parts)
     done = filed_shards(name, spec, n, store)
@@ -186,7 +185,6 @@ def run_to_store(name: str, spec: SweepSpec, n_shards: int, *, what: str, comman
             done[i] = None
             log(f"[gdln.sweep] shard {i + 1} of {n} filed ({(time.perf_counter() - t0) / 60:.1f} min)")
     elif missing:
-        ex = _executor(folder, executor, slurm, timeout_min)
         dd = None if data_dir is None else str(Path(data_dir).resolve())
         st = None if store is None else str(Path(store).resolve())
         jobs: list = []
