@@ -56,6 +56,18 @@ def test_archive_find_load_round_trip(tmp_path, family, result):
         store.archive("../x", SPEC, result, what="x", command="x", wall_time_s=0, store=tmp_path)
 
 
+def test_largest_archived_is_the_largest_M_whose_sweep_the_archive_holds(tmp_path, result):
+    def panel(M):  # a panel's rule: its K grid depends on M
+        return dataclasses.replace(SPEC, M=M, Ks=(1, M - 1))
+    assert store.largest_archived(panel, (3, 5, 8), tmp_path) is None  # an empty archive holds none
+    store.archive("tiny", SPEC, result, what="a tiny sweep", command="pytest", wall_time_s=1.0, store=tmp_path)
+    assert store.largest_archived(panel, (8, 5, 3), tmp_path) == 3  # SPEC is panel(3)
+    assert store.largest_archived(panel, (8, 5), tmp_path) is None  # not at the M asked for
+    assert store.largest_archived(lambda M: dataclasses.replace(panel(M), seeds=(0,)), (3,), tmp_path) is None
+    with pytest.raises(ValueError, match=r"Ms=\[1\] is invalid"):
+        store.largest_archived(panel, (1,), tmp_path)
+
+
 def test_obtain_takes_the_archive_only_for_the_same_spec_and_replays_it(tmp_path, family, result):
     store.archive("tiny", SPEC, result, what="a tiny sweep", command="pytest", wall_time_s=1.0, store=tmp_path)
     got, origin = obtain(SPEC, family=family, store=tmp_path, replay_steps=4)

@@ -25,6 +25,7 @@ import json
 import os
 import platform
 import warnings
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,7 +37,7 @@ from gdln.tasks.images import TaskFamily
 from gdln.util.files import REPO_ROOT, atomic_write_json, ensure_writable, file_digests
 from gdln.util.version import __version__, source_hash
 
-__all__ = ["STORE", "Archived", "DamagedEntry", "machine", "preflight", "archive", "entries", "find", "load", "replay",
+__all__ = ["STORE", "Archived", "DamagedEntry", "machine", "preflight", "archive", "entries", "find", "largest_archived", "load", "replay",
            "obtain", "Origins"]
 
 #: The repository's sweep archive (``$GDLN_SWEEPS_DIR`` overrides it).
@@ -225,6 +226,19 @@ def find(spec: SweepSpec, store=None) -> Path | None:
             continue
         return entry.path
     return None
+
+
+def largest_archived(make_spec: Callable[[int], SweepSpec], Ms: Iterable[int], store=None) -> int | None:
+    """The largest ``M`` of ``Ms`` whose sweep ``make_spec(M)`` the archive holds (every field equal), or None.
+
+    A panel of Section 5 is a rule that makes a sweep from its number of domains (the K grid and the
+    gain's K depend on ``M``); this finds the largest ``M`` at which that rule's sweep has been run, so a
+    page can show each panel at the largest scale archived for it without training anything.
+    """
+    Ms = sorted({int(m) for m in Ms}, reverse=True)
+    if not Ms or Ms[-1] < 2:
+        raise ValueError(f"Ms={Ms!r} is invalid; expected one or more numbers of domains >= 2")
+    return next((M for M in Ms if find(make_spec(M), store) is not None), None)
 
 
 def replay(entry: Archived, *, steps: int = 100, family: TaskFamily | None = None, device="cpu", data_dir=None,
