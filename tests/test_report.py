@@ -16,7 +16,8 @@ import pytest
 from helpers import FRONT_MATTER
 
 from gdln import book
-from gdln.book.claims import Claims, anchor, badge_html, compare, criterion_text, margin, one_grid_step
+from gdln.book.claims import (Claims, anchor, badge_html, compare, criterion_text, group_of, margin,
+                              one_grid_step, read, source_of)
 from gdln.book.report import (
     MARGINS_FIGURE,
     STATUS_ORDER,
@@ -170,10 +171,20 @@ def test_chapter_title_is_the_notebooks_first_heading(tmp_path):
 
 def test_report_summary_counts_and_chapters(chapters):
     text = report_text(chapters)
-    assert "**2 of 5 claims pass**, from 3 chapter(s) executed in quick mode." in text
-    assert "**1 claim fails without an explanation**" in text
-    for n, status in [(2, "pass"), (1, "deviates"), (1, "larger-run"), (1, "fail")]:  # full-only: read as larger-run
-        assert f'<span class="gdln-count claim-{status}"><b>{n}</b> {status}</span>' in text
+    # the headline counts the paper's own empirical claims; the identity (alpha.one) is counted apart
+    assert text.startswith("**The paper's own empirical claims: 1 of 4 pass**; **1 fails without an explanation**; "
+                           "1 deviates from the paper, with the reason; 1 is judged only on a larger run than quick "
+                           "mode, so not in this quick-mode build (larger-run).")  # full-only: read as larger-run
+    assert "Counted apart, identities (the code against the paper's mathematics): 1 of 1 pass." in text
+    assert "All 5 claims come from 3 chapter(s) executed in quick mode." in text
+    assert "**3 claims do not pass**" in text
+    named = re.findall(r'<li><span class="gdln-status claim-([a-z-]+)">[A-Z-]+</span> <a href="alpha.html#claim-'
+                       r'alpha-([a-z]+)">alpha #(\d) <code>', text)
+    assert named == [("fail", "three", "3"), ("deviates", "four", "4"), ("larger-run", "two", "2")]
+    groups = re.search(r'<table class="[^"]*gdln-group-counts">.*?</table>', text).group(0)
+    assert "<td>the paper&#x27;s own empirical claims</td><td>4</td>" in groups
+    assert "<td>identities (the code against the paper&#x27;s mathematics)</td><td>1</td>" in groups
+    assert "talk" not in groups and "reader" not in groups  # a group without claims has no row
     assert '<a href="alpha.html">The alpha chapter</a></td><td>4</td>' in text
     assert '<a href="beta.html">beta</a></td><td colspan="5"><b>not executed</b>' in text
 
@@ -192,12 +203,39 @@ def test_report_table_links_to_the_chapters_anchors_failures_first(chapters):
 
 def test_report_says_what_kind_of_evidence_each_claim_is(chapters):
     text = report_text(chapters)
-    assert "Of all claims, 4 test what the paper says trained networks do (*empirical*) and 1 test" in text
     row = re.search(r'id="report-claim-alpha-one">.*?</tr>', text).group(0)
     assert '<span class="gdln-evidence gdln-evidence-consistency">consistency</span>' in row
     old = [ChapterClaims("alpha", "alpha", [{k: v for k, v in claim("alpha.one", "pass").items() if k != "evidence"}],
                          RECORD)]
     assert "kind not recorded" in report_text(old)  # a manifest written before the field existed
+
+
+def test_report_counts_the_talks_and_the_readers_claims_apart_from_the_papers():
+    talk = {**claim("t.one", "pass"), "ref": "talk, training speed; Saxe et al. 2014"}
+    reader = {**claim("r.one", "deviates"), "ref": "Eq. 10; reader summary (not in the paper)"}
+    paper = claim("p.one", "pass", evidence="empirical")
+    text = report_text([ChapterClaims("alpha", "alpha", [paper, talk, reader], RECORD)])
+    assert text.startswith("**The paper's own empirical claims: 1 of 1 pass**.")
+    assert ("claims of the first author's talk: 1 of 1 pass; claims of a reader's summary (not in the paper): 0 of 1 "
+            "pass, 1 deviates from the paper, with the reason.") in text
+    assert "alpha #3 <code>r.one</code></a>: <b>1</b> vs 1 \u00b1 0.1 (Eq. 10; reader summary (not in the paper); " \
+           "a reader&#x27;s summary)" in text
+    assert [group_of(c) for c in (paper, talk, reader)] == ["paper", "talk", "reader"]
+    assert group_of(claim("i.one", "pass", evidence="consistency")) == "identity"
+    assert source_of("Sec. 4.2; reader's summary (decay hypothesis)") == "reader" and source_of("Fig. 3a") == "paper"
+
+
+def test_check_records_whose_statement_a_claim_checks(tmp_path):
+    claims = Claims("alpha", "quick", out_dir=tmp_path)
+    assert claims.check("alpha.one", evidence="empirical", ref="talk, x", statement="s", measured=1.0, target=1.0,
+                        tolerance=0.0).source == "talk"
+    assert claims.check("alpha.two", evidence="empirical", ref="Fig. 1", statement="s", measured=1.0, target=1.0,
+                        tolerance=0.0, source="reader").source == "reader"
+    with pytest.raises(ValueError, match="source='blog' for claim 'alpha.three' is invalid"):
+        claims.check("alpha.three", evidence="empirical", ref="r", statement="s", measured=1.0, target=1.0,
+                     tolerance=0.0, source="blog")
+    old = {k: v for k, v in claim("alpha.four", "pass").items() if k != "source"}
+    assert read({**old, "ref": "talk, y"})["source"] == "talk"  # a manifest written before the field existed
 
 
 def test_check_rejects_an_unknown_kind_of_evidence(tmp_path):
@@ -240,7 +278,7 @@ def test_margin_figure_is_svg_with_every_claim_and_status(chapters):
 
 
 def test_margin_figure_without_claims():
-    assert "no claims recorded" in figure_svg(margins_figure([]))
+    assert "no claim near or outside its criterion" in figure_svg(margins_figure([]))
 
 
 # ---------------------------------------------------------------- end to end: jupyter-book keeps the anchors

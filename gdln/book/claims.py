@@ -43,6 +43,12 @@ Every claim also says what kind of evidence it is (``evidence``, one of :data:`E
   thresholds, networks from small random weights following the reduced equations, accuracies).
 
 The report shows the kind beside each claim, so a reader sees which claims test the paper's findings.
+
+And every claim says whose statement it checks (``source``, one of :data:`SOURCES`): the paper's, the first
+author's talk (a reference that starts with "talk"), or a widely shared reader's summary of the paper (a
+reference that names it); :func:`source_of` reads it from the reference when a chapter does not give it, and
+:func:`read` does so for manifests written before the field existed. The report counts the paper's own
+empirical claims apart from the identities, the talk's and the summary's claims (:func:`group_of`).
 """
 
 from __future__ import annotations
@@ -61,8 +67,8 @@ from gdln.book import scale as run_scale
 from gdln.util.files import REPO_ROOT, atomic_write_json
 
 __all__ = ["KINDS", "MODES", "STATUSES", "LEGACY_STATUSES", "LARGER_RUN", "read", "read_manifest", "Claim", "compare",
-           "margin", "one_grid_step", "anchor", "criterion_text", "badge_html", "Claims", "ClaimsTable", "BOUNDS_DIR",
-           "bounds_dir", "load_guards", "EVIDENCE"]
+           "margin", "one_grid_step", "anchor", "criterion_text", "measured_vs_criterion", "badge_html", "Claims", "ClaimsTable", "BOUNDS_DIR",
+           "bounds_dir", "load_guards", "EVIDENCE", "SOURCES", "source_of", "GROUPS", "group_of", "numbered"]
 
 Kind = Literal["abs", "rel", "le", "ge"]
 KINDS: tuple[str, ...] = ("abs", "rel", "le", "ge")
@@ -76,6 +82,43 @@ LEGACY_STATUSES: dict[str, str] = {"full-only": LARGER_RUN}
 Evidence = Literal["consistency", "empirical"]
 #: What a claim tests: the code against the math (consistency) or the paper's findings about trained networks.
 EVIDENCE: tuple[str, ...] = ("consistency", "empirical")
+Source = Literal["paper", "talk", "reader"]
+#: Whose statement a claim checks -> in words.
+SOURCES: dict[str, str] = {"paper": "the paper", "talk": "the first author's talk",
+                           "reader": "a reader's summary of the paper"}
+#: The groups the report counts apart (:func:`group_of`) -> in words, the paper's own findings first.
+GROUPS: dict[str, str] = {
+    "paper": "the paper's own empirical claims",
+    "identity": "identities (the code against the paper's mathematics)",
+    "talk": "claims of the first author's talk",
+    "reader": "claims of a reader's summary (not in the paper)",
+    "unrecorded": "claims with no recorded kind of evidence",
+}
+
+
+def source_of(ref: str) -> str:
+    """Whose statement a claim with reference ``ref`` checks (:data:`SOURCES`): ``"talk"`` when the reference
+    starts with "talk", ``"reader"`` when it names a reader's summary, else ``"paper"``."""
+    text = str(ref).strip().lower()
+    if text.startswith("talk"):
+        return "talk"
+    if re.search(r"\breader(?:'s|s')? summary", text):
+        return "reader"
+    return "paper"
+
+
+def group_of(claim: Mapping[str, Any]) -> str:
+    """The report's group of a claim (:data:`GROUPS`): the talk's and the reader's summary's claims by their
+    source; the paper's claims by their evidence, its empirical claims apart from the identities."""
+    source = claim.get("source") or source_of(claim.get("ref", ""))
+    if source in ("talk", "reader"):
+        return source
+    return {"empirical": "paper", "consistency": "identity"}.get(claim.get("evidence") or "", "unrecorded")
+
+
+def numbered(claims: list[Mapping[str, Any]]) -> dict[str, int]:
+    """Claim id -> its number on its chapter's page (1, 2, ... in the order the chapter checks them)."""
+    return {c["id"]: i for i, c in enumerate(claims, start=1)}
 
 
 @dataclass(frozen=True)
@@ -97,6 +140,7 @@ class Claim:
     guard_tolerance: float | None = None  # ... and its bound from the spread over seeds
     evidence: str = ""  # "consistency" | "empirical" (EVIDENCE); "" only in manifests written before it existed
     scale: dict | None = None  # the scale of the run it is judged on (gdln.book.scale); None: not recorded
+    source: str = ""  # "paper" | "talk" | "reader" (SOURCES); "" only in manifests written before it existed
 
     def _ipython_display_(self) -> None:
         """A claim is shown once, by :meth:`Claims.check`; displaying it again shows the badge without its id."""
@@ -106,9 +150,12 @@ class Claim:
 
 
 def read(claim: Mapping[str, Any]) -> dict[str, Any]:
-    """A claim as read from a manifest, in today's names: a legacy status (:data:`LEGACY_STATUSES`) is renamed."""
+    """A claim as read from a manifest, in today's names: a legacy status (:data:`LEGACY_STATUSES`) is renamed,
+    and a claim written before ``source`` existed gets the one its reference names (:func:`source_of`)."""
     c = dict(claim)
     c["status"] = LEGACY_STATUSES.get(c.get("status"), c.get("status"))
+    if not c.get("source"):
+        c["source"] = source_of(c.get("ref", ""))
     return c
 
 
@@ -255,20 +302,29 @@ STATUS_CLASS: dict[str, str] = {"pass": "claim-pass", "fail": "claim-fail", "dev
                                  LARGER_RUN: "claim-larger-run"}
 
 
-def badge_html(claim: dict[str, Any], *, with_id: bool = True, report: str | None = "report.html") -> str:
-    """One line that shows a claim where a chapter makes it: status, id, measured vs criterion.
+def measured_vs_criterion(claim: Mapping[str, Any]) -> str:
+    """``<b>0.43</b> vs 0.4 ± 0.1``: a claim's measured value against its criterion, as HTML."""
+    crit = criterion_text(claim["target"], claim["tolerance"], claim["kind"])
+    return f'<b>{html.escape(_short(claim["measured"]))}</b> vs {html.escape(crit)}'
+
+
+def badge_html(claim: dict[str, Any], *, with_id: bool = True, report: str | None = "report.html",
+               number: int | None = None) -> str:
+    """One line that shows a claim where a chapter makes it: status, number, id, measured vs criterion, reference.
 
     With ``with_id`` the line carries the claim's :func:`anchor`, which the Reproduction report links
-    to; ``report`` (a relative URL, or None) links back to the claim's row in the report.
+    to; ``report`` (a relative URL, or None) links back to the claim's row in the report; ``number`` is the
+    claim's number on its page (:func:`numbered`), shown as ``#3``.
     """
     c, esc = claim, html.escape
     ident = f' id="{anchor(c["id"])}"' if with_id else ""
     back = (f' <a class="gdln-claim-report" href="{esc(report)}#report-{anchor(c["id"])}" '
             f'title="this claim in the Reproduction report">report</a>') if report else ""
     css = STATUS_CLASS.get(c["status"], "claim-larger-run")
+    num = f"#{number} " if number is not None else ""
     return (f'<div class="gdln-claim {css}"{ident}><span class="gdln-status {css}">{esc(c["status"].upper())}</span> '
-            f'claim <code>{esc(c["id"])}</code> ({esc(c["ref"])}): measured <b>{esc(_short(c["measured"]))}</b>, '
-            f'criterion {esc(criterion_text(c["target"], c["tolerance"], c["kind"]))}{back}</div>')
+            f'{num}<code>{esc(c["id"])}</code> {measured_vs_criterion(c)} '
+            f'<span class="gdln-claim-ref">\u00b7 {esc(c["ref"])}</span>{back}</div>')
 
 
 def _badge_text(c: dict[str, Any]) -> str:
@@ -276,7 +332,7 @@ def _badge_text(c: dict[str, Any]) -> str:
             f'criterion {criterion_text(c["target"], c["tolerance"], c["kind"])}')
 
 
-def _display(claim: dict[str, Any], *, with_id: bool) -> bool:
+def _display(claim: dict[str, Any], *, with_id: bool, number: int | None = None) -> bool:
     """Show a claim's badge in a running IPython kernel (HTML and plain text); False elsewhere."""
     try:
         from IPython import get_ipython
@@ -285,7 +341,8 @@ def _display(claim: dict[str, Any], *, with_id: bool) -> bool:
         return False
     if get_ipython() is None:
         return False
-    display({"text/html": badge_html(claim, with_id=with_id), "text/plain": _badge_text(claim)}, raw=True)
+    display({"text/html": badge_html(claim, with_id=with_id, number=number), "text/plain": _badge_text(claim)},
+            raw=True)
     return True
 
 
@@ -315,18 +372,23 @@ class Claims:
 
     def check(self, id: str, *, ref: str, statement: str, measured: float, target: float,
               tolerance: float, evidence: Evidence, kind: Kind = "abs", larger_run: bool = False,
-              note: str = "", known_deviation: str = "", scale: Mapping[str, Any] | None = None) -> Claim:
+              note: str = "", known_deviation: str = "", scale: Mapping[str, Any] | None = None,
+              source: Source | None = None) -> Claim:
         """Record a claim and return it (its ``passed`` says whether it held).
 
         ``evidence`` says what the claim tests (:data:`EVIDENCE`): ``"consistency"`` for an identity or the code
         against the math, ``"empirical"`` for what trained networks do. ``larger_run``: judged only on a larger
         run than quick mode (status ``"larger-run"`` in quick mode). ``scale``: the scale of the run the claim is
-        judged on, from that run's record (:mod:`gdln.book.scale`).
+        judged on, from that run's record (:mod:`gdln.book.scale`). ``source``: whose statement it checks
+        (:data:`SOURCES`; None: read from ``ref`` by :func:`source_of`).
         """
         if "." not in id:
             raise ValueError(f"claim id {id!r} should look like '<topic>.<name>'")
         if evidence not in EVIDENCE:
             raise ValueError(f"evidence={evidence!r} for claim {id!r} is invalid; expected one of {EVIDENCE}")
+        source = source_of(ref) if source is None else source
+        if source not in SOURCES:
+            raise ValueError(f"source={source!r} for claim {id!r} is invalid; expected one of {tuple(SOURCES)}")
         if any(c.id == id for c in self.claims):
             raise ValueError(f"claim {id!r} recorded twice in chapter {self.chapter!r}")
         measured, target, tolerance = float(measured), float(target), float(tolerance)
@@ -356,9 +418,9 @@ class Claims:
                       tolerance=tolerance, kind=kind, passed=passed, status=status, mode=self.mode,
                       note=note, guard_expected=None if g is None else float(g["expected"]),
                       guard_tolerance=None if g is None else float(g["tolerance"]), evidence=evidence,
-                      scale=scale)
+                      scale=scale, source=source)
         self.claims.append(claim)
-        if _display(asdict(claim), with_id=True):
+        if _display(asdict(claim), with_id=True, number=len(self.claims)):
             claim.__dict__["_shown"] = True  # so that a cell ending in check(...) does not show it twice
         return claim
 
@@ -388,16 +450,27 @@ def _fmt(x: Any) -> str:
     return str(x)
 
 
+def _details(r: Mapping[str, Any]) -> list[str]:
+    """What a claim's row folds: its statement, notes, the scale it was judged at, its kind of evidence, mode."""
+    out = [r["statement"]]
+    if r.get("note"):
+        out.append(r["note"])
+    if r.get("scale"):
+        out.append(f"Judged at: {run_scale.describe(r['scale'])}.")
+    source = SOURCES.get(r.get("source") or source_of(r.get("ref", "")), "")
+    out.append(f"Evidence: {r.get('evidence') or 'not recorded'}; the statement of {source}; {r['mode']} mode.")
+    return out
+
+
 class ClaimsTable:
-    """Claims as an HTML table (for notebooks and the Reproduction report) or plain text."""
+    """A chapter's claims as a compact HTML table (number, status, claim, measured vs criterion; the statement
+    and notes folded under the paper's reference) for the chapter's last cell, or as plain text."""
 
     def __init__(self, rows: list[dict[str, Any]]):
         self.rows = rows
 
     def _cells(self, r: dict[str, Any]) -> list[str]:
-        statement = r["statement"]
-        if r.get("note"):
-            statement = f"{statement} ({r['note']})"
+        statement = f"{r['statement']} ({r['note']})" if r.get("note") else r["statement"]
         if r.get("scale"):
             statement = f"{statement} Judged at: {run_scale.describe(r['scale'])}."
         return [r["id"], r["ref"], r["status"].upper(), _fmt(r["measured"]), _fmt(r["target"]),
@@ -407,15 +480,18 @@ class ClaimsTable:
     HEAD = ["claim", "paper", "status", "measured (m)", "target (t)", "criterion", "mode", "evidence", "statement"]
 
     def _repr_html_(self) -> str:
-        out = ['<table class="gdln-claims"><thead><tr>']
-        out += [f"<th>{h}</th>" for h in self.HEAD]
-        out.append("</tr></thead><tbody>")
-        for r in self.rows:
-            cells = [html.escape(c) for c in self._cells(r)]
-            cells[0] = f'<a href="#{anchor(r["id"])}">{cells[0]}</a>'  # to the claim's badge on this page
-            cells[2] = f'<span class="gdln-status {STATUS_CLASS.get(r["status"], "claim-larger-run")}">{cells[2]}</span>'
-            out.append(f'<tr class="{STATUS_CLASS.get(r["status"], "claim-larger-run")}">'
-                       + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+        esc = html.escape
+        out = ['<table class="gdln-claims"><thead><tr><th>#</th><th>status</th><th>claim <span class="gdln-zero">'
+               "(click the reference for the statement)</span></th><th>measured vs criterion</th></tr></thead><tbody>"]
+        for i, r in enumerate(self.rows, start=1):
+            css = STATUS_CLASS.get(r["status"], "claim-larger-run")
+            folded = "".join(f"<p>{esc(x)}</p>" for x in _details(r))
+            opened = " open" if r["status"] == "fail" else ""
+            out.append(
+                f'<tr class="{css}"><td>{i}</td><td><span class="gdln-status {css}">{esc(r["status"].upper())}</span></td>'
+                f'<td><a href="#{anchor(r["id"])}"><code>{esc(r["id"])}</code></a>'  # to the claim's badge on this page
+                f"<details{opened}><summary>{esc(r['ref'])}</summary>{folded}</details></td>"
+                f'<td class="gdln-mvc" style="white-space: nowrap">{measured_vs_criterion(r)}</td></tr>')
         out.append("</tbody></table>")
         return "".join(out)
 

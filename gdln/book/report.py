@@ -1,8 +1,11 @@
 """The Reproduction report: every chapter's claims, gathered from the claims manifests.
 
-The page is written for a reader with one minute: a headline and the counts by status (overall and
-per chapter, linked to the chapters), a figure of every claim's :func:`~gdln.book.claims.margin`
-(how far inside or outside its criterion, on one axis), then one compact table of all claims,
+The page is written for a reader with one minute: a headline that counts the paper's own empirical claims
+apart from the identities (the code against the math), the claims of the first author's talk and those of a
+reader's summary (:func:`~gdln.book.claims.group_of`), every claim that does not pass by name (its chapter,
+its number there, a link to it), the counts per chapter, a figure of the :func:`~gdln.book.claims.margin` of
+the claims near or outside their criterion (how far inside or outside, on one axis; the rest are counted per
+chapter in its caption), then one compact table of all claims,
 failures and deviations first, each linked to the place in its chapter where it is made (the badge
 that :meth:`~gdln.book.claims.Claims.check` displays there). Beside each claim, the column of the archived
 full run gives that run's verdict and the scale it was judged at, read from the run's record
@@ -31,13 +34,15 @@ from matplotlib.lines import Line2D
 
 from gdln.book import scale as run_scale
 from gdln.book.archive import SHOWN, Entry, duration, verdict
-from gdln.book.claims import EVIDENCE, LARGER_RUN, STATUS_CLASS, STATUSES, anchor, criterion_text, margin, read, read_manifest
+from gdln.book.claims import (GROUPS, LARGER_RUN, STATUS_CLASS, STATUSES, anchor, criterion_text, group_of, margin,
+                               measured_vs_criterion, numbered, read, read_manifest)
 from gdln.book.claims import _short as short_number
 from gdln.book.runner import _paths, read_record
 from gdln.figures.style import PALETTE, use_style
 
-__all__ = ["MARGINS_FIGURE", "STATUS_ORDER", "MARGIN_RANGE", "ChapterClaims", "gather", "judged_at", "split_first_sentence",
-           "report_markdown", "report_text", "margins_figure", "margins_svg", "figure_svg"]
+__all__ = ["MARGINS_FIGURE", "STATUS_ORDER", "MARGIN_RANGE", "NEAR_MARGIN", "ChapterClaims", "gather", "judged_at",
+           "split_first_sentence", "sentences", "not_passing", "not_passing_html", "drawn", "report_markdown", "report_text",
+           "margins_figure", "margins_svg", "figure_svg"]
 
 #: File name of the margin figure, written beside report.md in the staged site.
 MARGINS_FIGURE = "report-margins.svg"
@@ -47,7 +52,13 @@ STATUS_ORDER: tuple[str, ...] = ("fail", "deviates", LARGER_RUN, "pass")
 SUMMARY_ORDER: tuple[str, ...] = ("pass", "deviates", LARGER_RUN, "fail")
 #: Margins are drawn clipped to this range (the table gives the exact values).
 MARGIN_RANGE: tuple[float, float] = (-2.0, 2.0)
+#: The margin figure draws a claim that is outside its criterion or inside it by less than this (a fifth of the
+#: slack its criterion allows), and every failure and deviation; the others are counted per chapter.
+NEAR_MARGIN = 0.2
 DOT = "\u00b7"  # a zero count
+#: A claim's group (:data:`~gdln.book.claims.GROUPS`) in a word or two, beside it in a list.
+GROUP_NAMES: dict[str, str] = {"paper": "the paper, empirical", "identity": "identity", "talk": "the talk",
+                               "reader": "a reader's summary", "unrecorded": "evidence not recorded"}
 KNOWN_DEVIATION = "Known deviation: "  # how Claims.check() appends the reason of a declared deviation to the note
 
 #: How each status is drawn: colour (Okabe-Ito), marker (a second cue besides colour), filled or not.
@@ -134,6 +145,15 @@ def split_first_sentence(text: str) -> tuple[str, str]:
     return text, ""
 
 
+def sentences(text: str) -> list[str]:
+    """The sentences of ``text``, split as :func:`split_first_sentence` splits off the first."""
+    out, rest = [], text
+    while rest.strip():
+        first, rest = split_first_sentence(rest)
+        out.append(first)
+    return out
+
+
 def _margin_text(x: float) -> str:
     if math.isinf(x):
         return "\u2212\u221e" if x < 0 else "+\u221e"
@@ -153,29 +173,91 @@ def _plural(n: int, one: str, many: str) -> str:
     return f"{n} {one if n == 1 else many}"
 
 
+def not_passing(chapters: Sequence[ChapterClaims]) -> list[tuple[ChapterClaims, int, dict[str, Any]]]:
+    """``(chapter, number on its page, claim)`` of every claim whose status is not pass, in :data:`STATUS_ORDER`,
+    then book order."""
+    order = {s: k for k, s in enumerate(STATUS_ORDER)}
+    out = [(ch, numbered(ch.claims)[c["id"]], c) for ch in chapters for c in ch.claims or [] if c["status"] != "pass"]
+    return sorted(out, key=lambda e: order.get(e[2]["status"], len(order)))  # stable: book order within a status
+
+
+def _counts_text(counts: dict[str, int], *, judged_here: str = "in this build") -> str:
+    """``3 deviate from the paper, with the reason; 4 are not judged ...`` (only the statuses present)."""
+    parts = []
+    if counts.get("fail"):
+        parts.append(f"**{_plural(counts['fail'], 'fails', 'fail')} without an explanation**")
+    if counts.get("deviates"):
+        parts.append(f"{counts['deviates']} {'deviates' if counts['deviates'] == 1 else 'deviate'} from the paper, "
+                     "with the reason")
+    if counts.get(LARGER_RUN):
+        parts.append(f"{counts[LARGER_RUN]} {'is' if counts[LARGER_RUN] == 1 else 'are'} judged only on a larger run "
+                     f"than quick mode, so not {judged_here} ({LARGER_RUN})")
+    return "; ".join(parts)
+
+
+def not_passing_html(chapters: Sequence[ChapterClaims], *, here: bool = False) -> str:
+    """Every claim of ``chapters`` that does not pass, one line each: status, chapter and number, id (a link to its
+    badge), measured vs criterion, reference and group; a raw HTML block, "" when every claim passes. ``here``: the
+    links are to anchors of the page itself (a chapter's own box), not to ``<chapter>.html``."""
+    esc = html.escape
+    items = [f'<li>{_status(c["status"])} <a href="{"" if here else esc(ch.name) + ".html"}#{anchor(c["id"])}">'
+             f'{"" if here else esc(ch.name) + " "}#{n} <code>{esc(c["id"])}</code></a>: {measured_vs_criterion(c)} '
+             f'({esc(c["ref"])}; {esc(GROUP_NAMES[group_of(c)])})</li>'
+             for ch, n, c in not_passing(chapters)]
+    if not items:
+        return ""
+    return f'<ul class="gdln-not-passing">{"".join(items)}</ul>\n'
+
+
+def _larger_run_text(chapters: Sequence[ChapterClaims]) -> str:
+    """What the archived full runs say of the paper's empirical claims that this build does not judge (larger-run):
+    " Of those 4, the archived full runs judge 3: 2 pass, 1 deviates." ("" when there are none)."""
+    waiting = [(ch, c) for ch in chapters for c in ch.claims or [] if group_of(c) == "paper" and c["status"] == LARGER_RUN]
+    if not waiting:
+        return ""
+    there = [ch.full_claims[c["id"]]["status"] for ch, c in waiting if c["id"] in ch.full_claims]
+    them = "it" if len(waiting) == 1 else f"those {len(waiting)}"
+    if not there:
+        return f" No archived full run shown here judges {them}."
+    counts = ", ".join(f"{there.count(s)} {s}" for s in SUMMARY_ORDER if there.count(s))
+    return f" Of {them}, the archived full runs judge {len(there)}: {counts}."
+
+
 def _summary(chapters: list[ChapterClaims]) -> str:
-    """The headline and the per-chapter counts (markdown + one raw HTML block)."""
-    total = {s: sum(ch.counts.get(s, 0) for ch in chapters) for s in SUMMARY_ORDER}
-    n = sum(total.values())
-    modes = sorted({ch.record["parameters"]["mode"] for ch in chapters if ch.record})
-    lines = [f"**{total['pass']} of {n} claims pass**, from {len(chapters)} chapter(s)"
-             + (f" executed in {' and '.join(modes)} mode" if modes else "") + "."]
-    if total["fail"]:
-        lines.append(f"**{_plural(total['fail'], 'claim fails', 'claims fail')} without an explanation**: "
-                     "listed first below.")
-    if total["deviates"]:
-        lines.append(f"{_plural(total['deviates'], 'claim deviates', 'claims deviate')} from the paper, "
-                     "with the reason given.")
-    if total[LARGER_RUN]:
-        lines.append(f"{_plural(total[LARGER_RUN], 'claim is', 'claims are')} judged only on a larger run than quick "
-                     "mode (*full run (archived)* below gives that run's verdict and scale).")
+    """The headline (the paper's own empirical claims, then each other group apart), every claim that does not
+    pass by name, and the per-chapter counts (markdown + raw HTML blocks)."""
     every = [c for ch in chapters for c in (ch.claims or [])]
-    kinds = {k: sum(c.get("evidence") == k for c in every) for k in EVIDENCE}
-    if any(kinds.values()):
-        lines.append(f"Of all claims, {kinds['empirical']} test what the paper says trained networks do "
-                     f"(*empirical*) and {kinds['consistency']} test the code against the math, identities that "
-                     "hold by construction when the code is right (*consistency*).")
-    head = "".join(f"<th>{s}</th>" for s in SUMMARY_ORDER)
+    by_group = {g: [c for c in every if group_of(c) == g] for g in GROUPS}
+    counts = {g: {s: sum(c["status"] == s for c in cs) for s in SUMMARY_ORDER} for g, cs in by_group.items()}
+    modes = sorted({ch.record["parameters"]["mode"] for ch in chapters if ch.record})
+    judged_here = f"in this {' and '.join(modes)}-mode build" if modes else "in this build"
+    paper = counts["paper"]
+    n_paper = len(by_group["paper"])
+    head = (f"**The paper's own empirical claims: {paper['pass']} of {n_paper} pass**"
+            + (f"; {_counts_text(paper, judged_here=judged_here)}" if _counts_text(paper) else "") + "."
+            if n_paper else "**No claim of the paper's own empirical findings was recorded.**")
+    head += _larger_run_text(chapters)
+    apart = []
+    for g in ("identity", "talk", "reader", "unrecorded"):
+        if by_group[g]:
+            rest = _counts_text(counts[g], judged_here=judged_here)
+            apart.append(f"{GROUPS[g]}: {counts[g]['pass']} of {len(by_group[g])} pass{', ' + rest if rest else ''}")
+    apart_text = ("Counted apart, " + "; ".join(apart) + ".") if apart else ""
+    origin = (f"All {len(every)} claims come from {len(chapters)} chapter(s)"
+              + (f" executed in {' and '.join(modes)} mode" if modes else "") + ".")
+    failing = not_passing(chapters)
+    failing_text = (f"**{_plural(len(failing), 'claim does', 'claims do')} not pass**, each with its chapter and its "
+                    "number there:") if failing else "**Every claim passes.**"
+    head_cells = "".join(f"<th>{s}</th>" for s in SUMMARY_ORDER)
+    group_rows = []
+    for g, cs in by_group.items():
+        if not cs:
+            continue
+        cells = "".join(f'<td class="{STATUS_CLASS[s] if counts[g][s] else "gdln-zero"}">{counts[g][s] or DOT}</td>'
+                        for s in SUMMARY_ORDER)
+        group_rows.append(f'<tr class="gdln-group-{g}"><td>{html.escape(GROUPS[g])}</td><td>{len(cs)}</td>{cells}</tr>')
+    groups = (f'<table class="gdln-report-table gdln-chapter-counts gdln-group-counts"><thead><tr><th>claims</th>'
+              f'<th>total</th>{head_cells}</tr></thead><tbody>{"".join(group_rows)}</tbody></table>\n')
     rows = []
     for ch in chapters:
         link = f'<a href="{html.escape(ch.name)}.html">{html.escape(ch.title)}</a>'
@@ -186,11 +268,10 @@ def _summary(chapters: list[ChapterClaims]) -> str:
         cells = "".join(f'<td class="{STATUS_CLASS[s] if ch.counts.get(s) else "gdln-zero"}">{ch.counts.get(s) or DOT}</td>'
                         for s in SUMMARY_ORDER)
         rows.append(f"<tr><td>{link}</td><td>{len(ch.claims)}</td>{cells}</tr>")
-    pills = " ".join(f'<span class="gdln-count {STATUS_CLASS[s]}"><b>{total[s]}</b> {s}</span>' for s in SUMMARY_ORDER)
-    block = (f'<div class="gdln-summary"><div class="gdln-counts">{pills}</div>'
-             f'<table class="gdln-report-table gdln-chapter-counts"><thead><tr><th>chapter</th><th>claims</th>{head}'
-             f'</tr></thead><tbody>{"".join(rows)}</tbody></table></div>')
-    return " ".join(lines) + "\n\n" + block + "\n"
+    block = (f'<table class="gdln-report-table gdln-chapter-counts"><thead><tr><th>chapter</th><th>claims</th>{head_cells}'
+             f'</tr></thead><tbody>{"".join(rows)}</tbody></table>\n')
+    return "\n\n".join(x for x in (head, apart_text, groups, failing_text, not_passing_html(chapters),
+                                     f"{origin} By chapter, every group together:", block) if x)
 
 
 def judged_at(claim: dict[str, Any], manifest: dict[str, Any]) -> tuple[str, str]:
@@ -243,12 +324,12 @@ def _archive_summary(chapters: list[ChapterClaims]) -> str:
 def _claims_table(chapters: list[ChapterClaims]) -> str:
     """Every claim, failures and deviations first: status, link to the claim, paper, measured vs criterion,
     margin, statement (first sentence; the rest and the notes folded)."""
-    entries = [(ch, i, c) for ch in chapters for i, c in enumerate(ch.claims or [])]
+    entries = [(ch, i, c) for ch in chapters for i, c in enumerate(ch.claims or [], start=1)]
     order = {s: k for k, s in enumerate(STATUS_ORDER)}
     entries.sort(key=lambda e: order.get(e[2]["status"], len(order)))  # stable: book order within a status
     rows = []
     esc = html.escape
-    for ch, _, c in entries:
+    for ch, number, c in entries:
         first, rest = split_first_sentence(c["statement"])
         note, _, deviation = c.get("note", "").partition(KNOWN_DEVIATION)
         folded = "".join(f"<p>{esc(x.strip())}</p>" for x in (rest, note) if x.strip())
@@ -265,9 +346,11 @@ def _claims_table(chapters: list[ChapterClaims]) -> str:
             f'<tr class="{STATUS_CLASS.get(c["status"], "claim-larger-run")}" id="report-{anchor(c["id"])}">'
             f'<td>{_status(c["status"])}</td>'
             f'<td><a href="{esc(ch.name)}.html#{anchor(c["id"])}"><code>{esc(c["id"])}</code></a>'
-            f'<br><span class="gdln-chapter">{esc(ch.name)}</span>'
+            f'<br><span class="gdln-chapter">{esc(ch.name)} #{number}</span>'
             f'<br><span class="gdln-evidence gdln-evidence-{esc(c.get("evidence") or "none")}">'
-            f'{esc(c.get("evidence") or "kind not recorded")}</span></td>'
+            f'{esc(c.get("evidence") or "kind not recorded")}</span>'
+            + (f' <span class="gdln-source">{esc(GROUP_NAMES[group_of(c)])}</span>' if group_of(c) in ("talk", "reader")
+               else "") + '</td>'
             f'<td>{esc(c["ref"])}</td>'
             f'<td class="gdln-mvc"><b>{esc(short_number(c["measured"]))}</b> vs {esc(crit)}</td>'
             f'<td class="gdln-margin">{_margin_text(_margin(c))}</td>'
@@ -307,18 +390,36 @@ def report_markdown(names: Sequence[str], build: Path) -> str:
     return report_text(gather(names, Path(build)))
 
 
+def _near(c: dict[str, Any]) -> bool:
+    """Whether the margin figure draws claim ``c``: a failure, a deviation, or a margin under :data:`NEAR_MARGIN`."""
+    return c["status"] in ("fail", "deviates") or _margin(c) < NEAR_MARGIN
+
+
+def drawn(chapters: Sequence[ChapterClaims]) -> tuple[list[tuple[str, dict[str, Any]]], dict[str, int]]:
+    """``(entries, rest)``: the (chapter, claim) pairs the margin figure draws (:func:`_near`), in book order, and
+    per chapter the number of its claims it leaves out (inside their criterion by at least :data:`NEAR_MARGIN`)."""
+    entries = [(ch.name, c) for ch in chapters for c in ch.claims or [] if _near(c)]
+    rest = {ch.name: sum(not _near(c) for c in ch.claims or []) for ch in chapters if ch.claims}
+    return entries, rest
+
+
 def report_text(chapters: Sequence[ChapterClaims]) -> str:
     """The generated part of the Reproduction report (MyST markdown with raw HTML tables) for ``chapters``."""
     chapters = list(chapters)
     lo, hi = MARGIN_RANGE
+    entries, rest = drawn(chapters)
+    left_out = ", ".join(f"{name} {n}" for name, n in rest.items() if n)
     caption = (
-        "**Every claim's margin**, one marker per claim, grouped by chapter. The margin is how far inside (> 0) or "
-        "outside (< 0) its criterion the measured value lies, in units of the slack the criterion allows: 1 is on "
-        "the paper's target, 0 on the edge of the tolerance. What to look for: anything left of the solid line, "
+        f"**The margin of each claim near or outside its criterion** ({len(entries)} of "
+        f"{len(entries) + sum(rest.values())}), one marker per claim, grouped by chapter. The margin is how far inside "
+        "(> 0) or outside (< 0) its criterion the measured value lies, in units of the slack the criterion allows: 1 "
+        "is on the paper's target, 0 on the edge of the tolerance. What to look for: anything left of the solid line, "
         "i.e. a failure (red cross), a declared deviation (orange diamond) or a claim judged only on a larger run "
-        f"than quick mode (hollow grey square). Drawn clipped to [{lo:g}, {hi:g}]; the table gives each value.")
+        f"than quick mode (hollow grey square). Drawn clipped to [{lo:g}, {hi:g}]; the table gives each value. "
+        f"Not drawn: the claims inside their criterion by at least {NEAR_MARGIN:g} of its slack"
+        + (f", per chapter: {left_out}." if left_out else " (none)."))
     figure = (f":::{{figure}} {MARGINS_FIGURE}\n:name: report-margins\n:class: gdln-report-figure\n"
-              f":alt: Margin of every claim, one marker per claim, coloured and shaped by status.\n\n{caption}\n:::\n")
+              f":alt: Margin of each claim near or outside its criterion, one marker per claim, coloured and shaped by status.\n\n{caption}\n:::\n")
     return (f"{_summary(chapters)}\n{_archive_summary(chapters)}\n{figure}\n## Every claim\n\n"
             "Failures and deviations first, then claims not judged in this mode, then passes; within each, book "
             "order. A claim's id links to the place in its chapter where it is checked; click a statement to "
@@ -377,14 +478,16 @@ def margins_figure(entries: Sequence[tuple[str, dict[str, Any]]]) -> Figure:
         fig.legend(handles=handles, loc="outside upper center", ncol=4, fontsize=8, handletextpad=0.3,
                    columnspacing=1.2)
         if not entries:
-            ax.text(0.5, 0.5, "no claims recorded", transform=ax.transAxes, ha="center", va="center")
+            ax.text(0.5, 0.5, "no claim near or outside its criterion", transform=ax.transAxes, ha="center",
+                    va="center")
             ax.set_yticks([])
     return fig
 
 
 def margins_svg(names: Sequence[str], build: Path) -> str:
-    """The margin figure of every claim of chapters ``names`` as SVG text (byte-identical for identical claims)."""
-    return figure_svg(margins_figure([(ch.name, c) for ch in gather(names, Path(build)) for c in ch.claims or []]))
+    """The margin figure of the claims of chapters ``names`` near or outside their criterion (:func:`drawn`) as SVG
+    text (byte-identical for identical claims)."""
+    return figure_svg(margins_figure(drawn(gather(names, Path(build)))[0]))
 
 
 def figure_svg(fig: Figure) -> str:

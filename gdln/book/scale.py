@@ -71,7 +71,7 @@ def _device(machine: Mapping[str, Any] | None, device: Any) -> str:
     if device is None:
         return "device not recorded"
     text = str(device)
-    return "CPU" if text == "cpu" else text
+    return "CPU" if text == "cpu" else f"device {text}"
 
 
 def _spec_dict(spec: Any) -> dict[str, Any]:

@@ -1,8 +1,19 @@
-"""Stage the executed chapters, the plain pages and the Reproduction report, and render them with Jupyter Book."""
+"""Stage the executed chapters, the plain pages and the Reproduction report, and render them with Jupyter Book.
+
+Staging hands Jupyter Book each chapter's executed notebook (this build's run, or its archived full run) with
+three changes, none of which touches a result: the parameter cells are removed (:data:`HIDDEN_TAGS`); every
+cell that only checks claims has its code folded (:func:`fold_claim_cells`), so that a claim shows as its
+one-line badge; and one box under the chapter's title says what the page reproduces, how many of its claims
+pass, names each that does not (its number and a link to its badge), and which run the page shows (mode,
+scale, date, code hash), and whether an archived full run exists and what it is worth (:func:`verdict_box`).
+"""
 
 from __future__ import annotations
 
+import ast
 import filecmp
+import html
+import re
 import json
 import os
 import shutil
@@ -16,9 +27,11 @@ from typing import Any
 import yaml
 
 from gdln.book import archive
+from gdln.book import scale as run_scale
 from gdln.book.archive import duration
+from gdln.book.claims import read, read_manifest
 from gdln.book.provenance import build_dir
-from gdln.book.report import MARGINS_FIGURE, margins_svg, report_markdown
+from gdln.book.report import MARGINS_FIGURE, ChapterClaims, margins_svg, not_passing_html, report_markdown, sentences
 from gdln.book.runner import (
     REPORT,
     REPORT_MARKER,
@@ -32,7 +45,8 @@ from gdln.book.runner import (
 from gdln.data.loaders import cache_dir
 from gdln.util.files import REPO_ROOT, atomic_write_text
 
-__all__ = ["HIDDEN_TAGS", "hide_parameters", "stage", "check_build_dir", "render"]
+__all__ = ["HIDDEN_TAGS", "hide_parameters", "is_claim_cell", "fold_claim_cells", "reproduces", "verdict_box",
+           "stage", "check_build_dir", "render"]
 
 
 def _sync(src: Path, dst: Path) -> None:
@@ -73,52 +87,181 @@ def hide_parameters(notebook: Path) -> str:
     return json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
 
 
+def _is_check(node: ast.AST) -> bool:
+    """``ch.claims.check(...)`` or ``claims.check(...)``, alone or assigned (``_ = ch.claims.check(...)``)."""
+    value = node.value if isinstance(node, (ast.Expr, ast.Assign)) else None
+    if not isinstance(value, ast.Call) or not isinstance(value.func, ast.Attribute) or value.func.attr != "check":
+        return False
+    owner = value.func.value
+    return (isinstance(owner, ast.Attribute) and owner.attr == "claims") or \
+        (isinstance(owner, ast.Name) and owner.id == "claims")
+
+
+def _is_finish(node: ast.AST) -> bool:
+    """``ch.finish()``: the chapter's claims table."""
+    return (isinstance(node, ast.Expr) and isinstance(node.value, ast.Call) and not node.value.args
+            and isinstance(node.value.func, ast.Attribute) and node.value.func.attr == "finish")
+
+
+def is_claim_cell(source: str) -> bool:
+    """Whether a code cell only checks claims: at least one claim check, and every statement a claim check, a
+    ``for`` loop of claim checks, ``ch.finish()``, or an assignment to names that only claim checks of the cell
+    read (the value a check measures). Code that cannot be parsed (a magic) is not such a cell."""
+    try:
+        body = ast.parse(source).body
+    except SyntaxError:
+        return False
+    checks = [n for n in body if _is_check(n)]
+    checks += [n for loop in body if isinstance(loop, ast.For) and loop.body and all(_is_check(b) for b in loop.body)
+               for n in loop.body]
+    if not checks:
+        return False
+    read_by_checks = {n.id for c in checks for n in ast.walk(c.value) if isinstance(n, ast.Name)}
+    read_elsewhere = {n.id for stmt in body if not _is_check(stmt) for n in ast.walk(stmt)
+                      if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+
+    def allowed(stmt: ast.stmt) -> bool:
+        if _is_check(stmt) or _is_finish(stmt):
+            return True
+        if isinstance(stmt, ast.For):
+            return bool(stmt.body) and all(_is_check(b) for b in stmt.body)
+        if isinstance(stmt, ast.Assign) and all(isinstance(t, ast.Name) for t in stmt.targets):
+            names = {t.id for t in stmt.targets}
+            return names <= read_by_checks and not names & read_elsewhere
+        return False
+
+    return all(allowed(stmt) for stmt in body)
+
+
+def fold_claim_cells(nb: dict[str, Any]) -> dict[str, Any]:
+    """``nb`` (a notebook as JSON) with every cell that only checks claims (:func:`is_claim_cell`) tagged
+    ``hide-input``, unless its code is already removed or folded: the claim shows as its badge, its code folded."""
+    for cell in nb.get("cells", []):
+        if cell.get("cell_type") != "code":
+            continue
+        tags = cell.setdefault("metadata", {}).setdefault("tags", [])
+        source = "".join(cell.get("source", ""))
+        if not {"remove-cell", "remove-input", "hide-input", "hide-cell"} & set(tags) and is_claim_cell(source):
+            tags.append("hide-input")
+    return nb
+
+
 #: What ``stage(results=...)`` shows on a chapter page: this build's run, or the archived full run where one stands.
 RESULTS = ("build", "archive")
 
+_VERB = re.compile(r"\b(?:reproduc|regenerat)", re.I)
 
-def _banner(record: dict[str, Any], *, host: dict[str, Any] | None = None, status: str | None = None,
-            archived: "archive.Verdict | None" = None) -> str:
-    """One line under a chapter's title saying what the page shows: mode, device, date, code hash.
 
-    ``archived``: the verdict on the chapter's archived full run when it is not shown (stale, unverified or
-    damaged): the line then says so, and why."""
-    p = record["parameters"]
-    when, code = record["executed_at"].replace("T", " ")[:16], record["gdln_source_hash"][:10]
-    if host is not None:  # an archived run
-        device = host.get("gpu") or f"CPU ({host.get('cpu_count')} cores)"
-        given = ", ".join(f"`{k} = {v!r}`" for k, v in p.items() if k not in ("mode", "seed", "device"))
-        text = (f"**This page shows the archived {p['mode']}-mode run** (`results/{record['chapter']}/`)"
-                + (f" with {given}" if given else "") + f": {device}, {when} UTC, gdln `{code}`, "
-                f"{duration(record['wall_time_s'])}; {status}.")
+def _title_cell(cells: list[dict[str, Any]]) -> int | None:
+    """The index of the markdown cell that holds the chapter's title (its first ``# `` line), or None."""
+    return next((i for i, c in enumerate(cells) if c.get("cell_type") == "markdown"
+                 and any(line.startswith("# ") for line in "".join(c.get("source", "")).splitlines())), None)
+
+
+def reproduces(cells: list[dict[str, Any]]) -> str:
+    """What a chapter reproduces, in one sentence of its opening (the text under its title): the first that says
+    it reproduces or regenerates something, else the first that starts "This chapter", else the first; "" when
+    the chapter has no opening text."""
+    at = _title_cell(cells)
+    if at is None:
+        return ""
+    lines = "".join(cells[at].get("source", "")).splitlines()
+    title = next(i for i, line in enumerate(lines) if line.startswith("# "))
+    said = sentences(" ".join(line for line in lines[title + 1:] if not line.lstrip().startswith(("#", "```", ":::"))))
+    return next((x for x in said if _VERB.search(x)), None) or \
+        next((x for x in said if x.startswith("This chapter")), None) or (said[0] if said else "")
+
+
+def _when(record: dict[str, Any]) -> str:
+    return record["executed_at"].replace("T", " ")[:16] + " UTC"
+
+
+def _run_line(record: dict[str, Any], machine: dict[str, Any] | None) -> str:
+    """A run in a line: its scale in words (:func:`gdln.book.scale.phrase` of its record), date, code hash."""
+    return (f"{run_scale.phrase(run_scale.of_run(record, machine))}, {_when(record)}, gdln "
+            f"`{record['gdln_source_hash'][:10]}`")
+
+
+def _passing(claims: list[dict[str, Any]]) -> str:
+    """``"10 of 12 claims pass"``."""
+    return f"{sum(c['status'] == 'pass' for c in claims)} of {len(claims)} claims pass"
+
+
+def verdict_box(page: str, sentence: str, shown: str, claims: list[dict[str, Any]] | None, record: dict[str, Any],
+                machine: dict[str, Any] | None, v: "archive.Verdict | None") -> str:
+    """The one box under a chapter's title (MyST markdown): what the page reproduces (``sentence``), how many of its
+    claims pass and each that does not (status, number, id linked to its badge, measured vs criterion), and the run
+    it shows in a line (``shown``: ``"build"`` or ``"archive"``; mode and scale from the run's ``record`` and
+    ``machine``, date, code hash), with the archived full run's standing (``v``) when one exists."""
+    if shown not in RESULTS:
+        raise ValueError(f"shown={shown!r} is invalid; expected one of {RESULTS}")
+    lines = [f"**This page:** {sentence}"] if sentence else []
+    failing = not_passing_html([ChapterClaims(page, page, claims)], here=True) if claims else ""
+    if claims is None:
+        lines.append("**This run wrote no claims manifest.**")
+    elif not failing:
+        lines.append(f"**All {len(claims)} of its claims pass.**" if claims else "**It checks no claims.**")
     else:
-        text = (f"**This page shows this build's {p['mode']}-mode run**: seed {p['seed']}, device `{p['device']}`, "
-                f"{when} UTC, gdln `{code}`.")
-        if archived is not None and archived.entry is not None and not archived.shown:
-            text += (f" An archived full-mode run exists (`results/{archived.entry.chapter}/`) but is "
-                     f"**{archived.status}** ({archived.reason}), so it is not shown.")
-    return f":::{{admonition}} What this page shows\n:class: gdln-page-source\n{text}\n:::\n"
+        lines.append(f"**{_passing(claims)}**; each that does not:")
+    if shown == "archive":
+        run = (f"**This page shows the archived {record['parameters']['mode']}-mode run** "
+               f"(`results/{page}/`, {v.status}): {_run_line(record, machine)}, {duration(record['wall_time_s'])}.")
+    else:
+        run = f"**This page shows this build's {record['parameters']['mode']}-mode run**: {_run_line(record, None)}."
+        if v is not None and v.entry is not None:
+            entry = v.entry
+            if v.shown:
+                there = [read(c) for c in entry.claims]
+                run += (f" An archived {entry.manifest['record']['parameters'].get('mode', 'full')}-mode run also "
+                        f"exists (`results/{page}/`, **{v.status}**): "
+                        f"{_run_line(entry.manifest['record'], entry.manifest['machine'])}; {_passing(there)} there. "
+                        "`make book RESULTS=archive` puts it on this page.")
+            else:
+                run += (f" An archived full-mode run exists (`results/{page}/`) but is **{v.status}** ({v.reason}), "
+                        "so it is not shown.")
+    box = ["::::{admonition} What this page reproduces, and how it stands", ":class: gdln-verdict",
+           "\n\n".join(lines)]
+    if failing:
+        box.append("")
+        box.append(failing.rstrip("\n"))
+    box += ["", run, "::::", ""]
+    return "\n".join(box)
 
 
-def _with_banner(notebook_json: str, banner: str) -> str:
-    """Insert ``banner`` as a markdown cell right after the cell that holds the chapter's title."""
-    nb = json.loads(notebook_json)
-    cells = nb.get("cells", [])
-    at = next((i + 1 for i, c in enumerate(cells) if c.get("cell_type") == "markdown"
-               and any(line.startswith("# ") for line in "".join(c.get("source", "")).splitlines())), 0)
-    cells.insert(at, {"cell_type": "markdown", "id": "gdln-page-source", "metadata": {}, "source": banner})
-    return json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
+def _with_box(nb: dict[str, Any], box: str) -> dict[str, Any]:
+    """``nb`` with ``box`` as a markdown cell right under the chapter's title line (the rest of the title's cell
+    follows it in a cell of its own); at the top when the notebook has no title."""
+    cells = nb.setdefault("cells", [])
+    at = _title_cell(cells)
+    cell = {"cell_type": "markdown", "id": "gdln-verdict", "metadata": {}, "source": box}
+    if at is None:
+        cells.insert(0, cell)
+        return nb
+    lines = "".join(cells[at].get("source", "")).splitlines(keepends=True)
+    title = next(i for i, line in enumerate(lines) if line.startswith("# "))
+    head, rest = "".join(lines[: title + 1]), "".join(lines[title + 1:])
+    cells[at] = {**cells[at], "source": head}
+    tail = [{"cell_type": "markdown", "id": "gdln-opening", "metadata": {}, "source": rest}] if rest.strip() else []
+    cells[at + 1: at + 1] = [cell, *tail]
+    return nb
 
 
 def _chapter_page(build: Path, page: str, results: str) -> str:
-    """The staged notebook of chapter ``page``: this build's run, or its archived full run (see :data:`RESULTS`)."""
+    """The staged notebook of chapter ``page``: this build's run, or its archived full run (see :data:`RESULTS`),
+    with its parameter cells removed, its claim cells folded and the verdict box under its title."""
     record = read_record(build, page)
-    v = archive.verdict(build, page) if results == "archive" else None
-    if v is not None and v.entry is not None and v.shown:
-        return _with_banner(hide_parameters(v.entry.notebook),
-                            _banner(v.entry.manifest["record"], host=v.entry.manifest["machine"], status=v.status))
-    text = hide_parameters(_paths(build, page)[0])
-    return _with_banner(text, _banner(record, archived=v)) if record else text
+    v = archive.verdict(build, page)
+    if results == "archive" and v.entry is not None and v.shown:
+        nb = fold_claim_cells(json.loads(hide_parameters(v.entry.notebook)))
+        box = verdict_box(page, reproduces(nb.get("cells", [])), "archive", [read(c) for c in v.entry.claims],
+                          v.entry.manifest["record"], v.entry.manifest["machine"], v)
+        return json.dumps(_with_box(nb, box), indent=1, ensure_ascii=False) + "\n"
+    notebook, _, claims_path = _paths(build, page)
+    nb = fold_claim_cells(json.loads(hide_parameters(notebook)))
+    if record:
+        claims = read_manifest(claims_path) if claims_path.exists() else None
+        nb = _with_box(nb, verdict_box(page, reproduces(nb.get("cells", [])), "build", claims, record, None, v))
+    return json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
 
 
 def _readable_tree(folder: Path) -> list[Path]:
