@@ -71,7 +71,7 @@ from gdln.util.random import haar_orthonormal
 __all__ = ["SCHEMES", "view_sets", "check_view_sets", "cooccurrence", "MultiViewTask", "multiview_task",
            "view_graph", "view_path", "view_statistics", "gated_data", "lv_rhs", "integrate_lv", "lv_fixed_point",
            "summary_rhs", "integrate_summary", "SummaryFit", "fit_summary", "initial_advantage", "coverage",
-           "winners", "learning_times", "post_race_growth"]
+           "winners", "learning_times", "post_race_growth", "shrinking_losers", "falling_views", "random_or_races"]
 
 SCHEMES: tuple[str, ...] = ("one", "or", "all")
 
@@ -484,3 +484,48 @@ def post_race_growth(t, S) -> np.ndarray:
     k = (lead >= 0.5 * lead[-1]).argmax(0)                  # (...): sample at which the race is decided
     at = np.take_along_axis(S, k[None, ..., None].repeat(S.shape[-1], -1), 0)[0]
     return S[-1] / np.maximum(at, np.finfo(np.float64).tiny)
+
+
+def shrinking_losers(t, S, *, keep: float = 0.99) -> np.ndarray:
+    """Per network, the fraction of losing views that shrink after the race is decided: ``S (T, R, K, M)`` -> ``(R,)``.
+
+    A loser is a view that is not its class's strongest at the end; it shrinks when its final strength is below
+    ``keep`` times its strength when the race was decided (:func:`post_race_growth`; ``keep = 0.99``: it lost more
+    than 1% of it). The exact equation from decoupled weights with all views shown gives 0 (its bracket
+    ``1 - sum_j s_j`` never turns negative).
+    """
+    if not 0 < keep <= 1:
+        raise ValueError(f"keep={keep!r} is invalid; expected a number in (0, 1]")
+    S = np.asarray(S, dtype=np.float64)
+    g = post_race_growth(t, S)                                   # (R, K, M)
+    losers = np.arange(S.shape[-1]) != winners(S[-1])[..., None]
+    return ((g < keep) & losers).sum((-2, -1)) / losers.sum((-2, -1))
+
+
+def falling_views(S, *, keep: float = 0.99) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Which views of a class fall back from their peak: ``S (T, ..., M)`` -> ``(falls (..., M), early (...), winner (...))``.
+
+    ``falls``: the view ends below ``keep`` times its largest strength; ``early``: the early leader, the strongest view
+    when the class's total strength first reached half of its final value; ``winner``: the strongest at the end.
+    """
+    S = np.asarray(S, dtype=np.float64)
+    tot = S.sum(-1)
+    k = (tot >= 0.5 * tot[-1]).argmax(0)
+    at = np.take_along_axis(S, k[None, ..., None].repeat(S.shape[-1], -1), 0)[0]
+    return S[-1] < keep * S.max(0), at.argmax(-1), S[-1].argmax(-1)
+
+
+def random_or_races(M: int, n: int, *, K: int, s0: float, t, rng: np.random.Generator, q_range=(0.05, 0.95),
+                    keep: float = 0.99) -> dict[str, np.ndarray]:
+    """The exact two-layer equation on ``n`` random *or* view sets (each view shown with probability ``q_m`` drawn
+    uniformly from ``q_range``), every view starting at ``s0``: per set, ``(n,)`` arrays ``n_fall`` (views that fall
+    back from their peak, :func:`falling_views`), ``leader_falls`` (the early leader is among them) and ``other_falls``
+    (views that fall and are neither the early leader nor the winner)."""
+    out = {"n_fall": np.zeros(n), "leader_falls": np.zeros(n, bool), "other_falls": np.zeros(n)}
+    for k in range(int(n)):
+        p, Q = cooccurrence(view_sets(M, "or", rng.uniform(*q_range, size=M)), M)
+        S = integrate_lv(np.full(M, float(s0)), p, Q, K, t, solver="LSODA")
+        falls, early, win = falling_views(S, keep=keep)
+        other = falls & (np.arange(M) != early) & (np.arange(M) != win)
+        out["n_fall"][k], out["leader_falls"][k], out["other_falls"][k] = falls.sum(), falls[early], other.sum()
+    return out
