@@ -1,11 +1,12 @@
 """Stage the executed chapters, the plain pages and the Reproduction report, and render them with Jupyter Book.
 
 Staging hands Jupyter Book each chapter's executed notebook (this build's run, or its archived full run) with
-three changes, none of which touches a result: the parameter cells are removed (:data:`HIDDEN_TAGS`); every
+these changes, none of which touches a result: the parameter cells are removed (:data:`HIDDEN_TAGS`); every
 cell that only checks claims has its code folded (:func:`fold_claim_cells`), so that a claim shows as its
 one-line badge; and one box under the chapter's title says what the page reproduces, how many of its claims
 pass, names each that does not (its number and a link to its badge), and which run the page shows (mode,
 scale, date, code hash), and whether an archived full run exists and what it is worth (:func:`verdict_box`).
+Progress bars that a cell left in its outputs are dropped (:func:`drop_progress_bars`).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import yaml
 from gdln.book import archive
 from gdln.book import scale as run_scale
 from gdln.book.archive import duration
-from gdln.book.claims import read, read_manifest
+from gdln.book.claims import ClaimsTable, read, read_manifest
 from gdln.book.provenance import build_dir
 from gdln.book.report import MARGINS_FIGURE, ChapterClaims, margins_svg, not_passing_html, report_markdown, sentences
 from gdln.book.runner import (
@@ -45,7 +46,8 @@ from gdln.book.runner import (
 from gdln.data.loaders import cache_dir
 from gdln.util.files import REPO_ROOT, atomic_write_text
 
-__all__ = ["HIDDEN_TAGS", "hide_parameters", "is_claim_cell", "fold_claim_cells", "reproduces", "verdict_box",
+__all__ = ["HIDDEN_TAGS", "hide_parameters", "is_claim_cell", "fold_claim_cells", "drop_progress_bars", "with_claims_table", "reproduces",
+           "verdict_box",
            "stage", "check_build_dir", "render"]
 
 
@@ -146,6 +148,28 @@ def fold_claim_cells(nb: dict[str, Any]) -> dict[str, Any]:
     return nb
 
 
+#: A tqdm progress bar's text: "desc:  40%|####      | 4/10 [00:01<00:02, 2.9it/s]".
+_PROGRESS = re.compile(r"\d+%\|.*\|\s*\d+/\d+\s*\[")
+
+
+def _is_progress_bar(output: dict[str, Any]) -> bool:
+    """A tqdm bar: a widget whose text form is a bar, or a stderr stream of nothing but bars."""
+    if output.get("output_type") == "stream":
+        lines = [x for x in re.split(r"[\r\n]+", "".join(output.get("text", ""))) if x.strip()]
+        return output.get("name") == "stderr" and bool(lines) and all(_PROGRESS.search(x) for x in lines)
+    data = output.get("data", {})
+    return "application/vnd.jupyter.widget-view+json" in data and bool(_PROGRESS.search("".join(data.get("text/plain", ""))))
+
+
+def drop_progress_bars(nb: dict[str, Any]) -> dict[str, Any]:
+    """``nb`` without the tqdm progress bars its cells left (a finished bar stays as an empty widget, a gap in
+    the page); every other output is kept."""
+    for cell in nb.get("cells", []):
+        if cell.get("cell_type") == "code" and cell.get("outputs"):
+            cell["outputs"] = [o for o in cell["outputs"] if not _is_progress_bar(o)]
+    return nb
+
+
 #: What ``stage(results=...)`` shows on a chapter page: this build's run, or the archived full run where one stands.
 RESULTS = ("build", "archive")
 
@@ -200,7 +224,8 @@ def verdict_box(page: str, sentence: str, shown: str, claims: list[dict[str, Any
     if claims is None:
         lines.append("**This run wrote no claims manifest.**")
     elif not failing:
-        lines.append(f"**All {len(claims)} of its claims pass.**" if claims else "**It checks no claims.**")
+        lines.append("**It checks no claims.**" if not claims else "**Its one claim passes.**" if len(claims) == 1
+                     else f"**All {len(claims)} of its claims pass.**")
     else:
         lines.append(f"**{_passing(claims)}**; each that does not:")
     if shown == "archive":
@@ -246,20 +271,41 @@ def _with_box(nb: dict[str, Any], box: str) -> dict[str, Any]:
     return nb
 
 
+def with_claims_table(nb: dict[str, Any], claims: list[dict[str, Any]] | None) -> dict[str, Any]:
+    """``nb`` with the HTML of its claims table (the output of ``ch.finish()``) drawn again from ``claims``, the
+    manifest of the same run, by today's :class:`~gdln.book.claims.ClaimsTable`: an archived run's page shows the
+    same compact table as this build's. Nothing changes without a manifest."""
+    if claims is None:
+        return nb
+    for cell in nb.get("cells", []):
+        for output in cell.get("outputs", []) if cell.get("cell_type") == "code" else []:
+            data = output.get("data", {})
+            if "".join(data.get("text/html", "")).startswith('<table class="gdln-claims"'):
+                data["text/html"] = ClaimsTable(claims)._repr_html_()
+    return nb
+
+
+def _staged(notebook: Path) -> dict[str, Any]:
+    """An executed notebook as a page shows it: parameter cells removed, claim cells folded, progress bars dropped."""
+    return drop_progress_bars(fold_claim_cells(json.loads(hide_parameters(notebook))))
+
+
 def _chapter_page(build: Path, page: str, results: str) -> str:
     """The staged notebook of chapter ``page``: this build's run, or its archived full run (see :data:`RESULTS`),
     with its parameter cells removed, its claim cells folded and the verdict box under its title."""
     record = read_record(build, page)
     v = archive.verdict(build, page)
     if results == "archive" and v.entry is not None and v.shown:
-        nb = fold_claim_cells(json.loads(hide_parameters(v.entry.notebook)))
-        box = verdict_box(page, reproduces(nb.get("cells", [])), "archive", [read(c) for c in v.entry.claims],
-                          v.entry.manifest["record"], v.entry.manifest["machine"], v)
+        claims = [read(c) for c in v.entry.claims]
+        nb = with_claims_table(_staged(v.entry.notebook), claims)
+        box = verdict_box(page, reproduces(nb.get("cells", [])), "archive", claims, v.entry.manifest["record"],
+                          v.entry.manifest["machine"], v)
         return json.dumps(_with_box(nb, box), indent=1, ensure_ascii=False) + "\n"
     notebook, _, claims_path = _paths(build, page)
-    nb = fold_claim_cells(json.loads(hide_parameters(notebook)))
+    nb = _staged(notebook)
     if record:
         claims = read_manifest(claims_path) if claims_path.exists() else None
+        nb = with_claims_table(nb, claims)
         nb = _with_box(nb, verdict_box(page, reproduces(nb.get("cells", [])), "build", claims, record, None, v))
     return json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
 
