@@ -21,12 +21,13 @@ import torch
 from gdln.engines import metrics as mx
 from gdln.engines.alignment import predicted_loss
 from gdln.engines.race import crossing
-from gdln.engines.routing import RoutingRun, init_routing_weights, train_routing
+from gdln.engines.routing import RoutingRun, RoutingWeights, init_routing_weights, train_routing
 from gdln.tasks import readings as rd
 from gdln.tasks.routing import RoutingTask, task_modes
 from gdln.util.device import generator as make_gen
 
-__all__ = ["route_claim_values", "paired_lateness", "Fig4Run", "train_fig4", "Fig6Run", "train_fig6", "steady_state_B"]
+__all__ = ["route_claim_values", "paired_lateness", "Fig4Run", "train_fig4", "train_fig4_readings", "Fig6Run",
+           "train_fig6", "train_fig6_readings", "steady_state_B"]
 
 
 def route_claim_values(run: RoutingRun, task: RoutingTask, sl: slice = slice(None)) -> dict[str, float]:
@@ -99,31 +100,53 @@ class Fig4Run:
     half_time_ratio: float
     run: RoutingRun
     task: RoutingTask
+    scheme: str = "orthogonal"
+    reps: int = 0
+
+
+def train_fig4_readings(*, seed: int = 0, device="cpu", reps: int | None = None, record_every: int = 2,
+                        settings: rd.NotebookSettings = rd.FIG4, schemes=None) -> dict[str, Fig4Run]:
+    """The Fig. 4 notebook's settings under each initialisation reading in ``schemes`` (default: the notebook's),
+    ``reps`` networks each (default the notebook's 10), all in ONE batched call: ``{scheme: Fig4Run}``.
+
+    The networks of the first scheme are drawn first from the seeded generator, so adding a reading leaves the
+    others' initial weights unchanged.
+    """
+    from gdln.theory.sharing import half_time
+
+    schemes = (settings.scheme,) if schemes is None else tuple(schemes)
+    reps = settings.reps if reps is None else int(reps)
+    task = rd.notebook_task(settings, dtype=torch.float32, device=device)
+    lr = rd.eq1_step(settings.lr, task)
+    g = make_gen(seed, device)
+    parts = [init_routing_weights(reps, settings.M, task.n_x, settings.n_h, task.n_y, sigma0=settings.sigma0,
+                                  generator=g, scheme=sc) for sc in schemes]
+    W0 = RoutingWeights(*(torch.cat([getattr(p, k) for p in parts]) for k in ("W1", "W2", "W3")))
+    run = train_routing(W0, task, lr=lr, steps=settings.epochs, record_every=record_every,
+                        sv_every=record_every * 25)
+    t = run.t[:, 0].double().cpu().numpy()
+    task64 = task.to(dtype=torch.float64, device="cpu")
+    out = {}
+    for c, (sc, W) in enumerate(zip(schemes, parts)):
+        sl = slice(c * reps, (c + 1) * reps)
+        loss = run.loss_trained[:, sl].double().cpu().numpy()
+        pred = predicted_loss(W, task64, t).mean(1)
+        sv = {"W1": run.sv1[-1, sl, :, :4].double().mean((0, 1)).cpu().numpy(),
+              "W2": run.sv2[-1, sl, 0, :4].double().mean(0).cpu().numpy(),
+              "W3": run.sv3[-1, sl, :, :4].double().mean((0, 1)).cpu().numpy()}
+        out[sc] = Fig4Run(settings=settings, lr_eq1=lr, t=t, epoch=run.step.double().cpu().numpy(), loss=loss,
+                          loss_nb=loss * rd.loss_factor(task), predicted=pred, sv=sv, sv_theory=steady_state_B(task),
+                          values=route_claim_values(run, task, sl),
+                          half_time_ratio=float(half_time(t, pred) / half_time(t, loss.mean(1))), run=run, task=task,
+                          scheme=sc, reps=reps)
+    return out
 
 
 def train_fig4(*, seed: int = 0, device="cpu", reps: int | None = None, record_every: int = 2,
                settings: rd.NotebookSettings = rd.FIG4) -> Fig4Run:
     """Train ``reps`` networks (default the notebook's 10) at the Fig. 4 notebook's settings in one batched call."""
-    from gdln.theory.sharing import half_time
-
-    reps = settings.reps if reps is None else int(reps)
-    task = rd.notebook_task(settings, dtype=torch.float32, device=device)
-    lr = rd.eq1_step(settings.lr, task)
-    g = make_gen(seed, device)
-    W0 = init_routing_weights(reps, settings.M, task.n_x, settings.n_h, task.n_y, sigma0=settings.sigma0,
-                              generator=g, scheme=settings.scheme)
-    run = train_routing(W0, task, lr=lr, steps=settings.epochs, record_every=record_every,
-                        sv_every=record_every * 25)
-    t = run.t[:, 0].double().cpu().numpy()
-    loss = run.loss_trained.double().cpu().numpy()
-    pred = predicted_loss(W0, task.to(dtype=torch.float64, device="cpu"), t).mean(1)
-    sv = {"W1": run.sv1[-1, :, :, :4].double().mean((0, 1)).cpu().numpy(),
-          "W2": run.sv2[-1, :, 0, :4].double().mean(0).cpu().numpy(),
-          "W3": run.sv3[-1, :, :, :4].double().mean((0, 1)).cpu().numpy()}
-    return Fig4Run(settings=settings, lr_eq1=lr, t=t, epoch=run.step.double().cpu().numpy(), loss=loss,
-                   loss_nb=loss * rd.loss_factor(task), predicted=pred, sv=sv, sv_theory=steady_state_B(task),
-                   values=route_claim_values(run, task),
-                   half_time_ratio=float(half_time(t, pred) / half_time(t, loss.mean(1))), run=run, task=task)
+    return train_fig4_readings(seed=seed, device=device, reps=reps, record_every=record_every,
+                               settings=settings)[settings.scheme]
 
 
 @dataclass
@@ -149,31 +172,46 @@ class Fig6Run:
     loss_nb: np.ndarray
     level: float
     breakdown: float
+    scheme: str = "orthogonal"
+
+
+def train_fig6_readings(*, seed: int = 0, device="cpu", seeds: int = 1, level: float = 0.1, record_every: int = 10,
+                        settings: rd.NotebookSettings = rd.FIG6, schemes=None) -> dict[str, Fig6Run]:
+    """The notebook's Fig. 6 sweep (every scale x ``seeds`` networks) under each initialisation reading in
+    ``schemes`` (default: the notebook's), all in ONE batched call with a step per network: ``{scheme: Fig6Run}``."""
+    schemes = (settings.scheme,) if schemes is None else tuple(schemes)
+    task = rd.notebook_task(settings, dtype=torch.float32, device=device)
+    sig = rd.fig6_scales()
+    G, S, C = len(sig), int(seeds), len(schemes)
+    s_rep = torch.tensor(np.repeat(sig, S), dtype=torch.float32, device=device)
+    lr_nb = rd.fig6_lr(sig)
+    lr_eq1 = lr_nb * rd.loss_factor(task)
+    g = make_gen(seed, device)
+    parts = [init_routing_weights(G * S, settings.M, task.n_x, settings.n_h, task.n_y, sigma0=s_rep, generator=g,
+                                  scheme=sc) for sc in schemes]
+    W0 = RoutingWeights(*(torch.cat([getattr(p, k) for p in parts]) for k in ("W1", "W2", "W3")))
+    lr_rep = torch.tensor(np.tile(np.repeat(lr_eq1, S), C), dtype=torch.float32, device=device)
+    run = train_routing(W0, task, lr=lr_rep, steps=settings.epochs, record_every=record_every, record_sv=False)
+    Y, T = task.Y.double().cpu(), task.trained.cpu()
+    n = task.n                                               # notebook's measure: ||.||^2 / 2 = n x (1/2n) ||.||^2
+    out = {}
+    for c, sc in enumerate(schemes):
+        sl = slice(c * G * S, (c + 1) * G * S)
+        yh = run.outputs[sl].double().cpu()
+        tr, un = mx.route_errors(yh, Y, T)
+        tr_raw, un_raw = mx.route_errors(yh, Y, T, normalise=False)
+        untrained = un.numpy().reshape(G, S)
+        loss = run.loss_trained[:, sl].double().cpu().numpy().reshape(-1, G, S)
+        out[sc] = Fig6Run(sigmas=sig, lr_nb=lr_nb, lr_eq1=lr_eq1, t_end=settings.epochs * lr_eq1,
+                          epoch=run.step.double().cpu().numpy(), trained=tr.numpy().reshape(G, S), untrained=untrained,
+                          trained_nb=n * tr_raw.numpy().reshape(G, S), untrained_nb=n * un_raw.numpy().reshape(G, S),
+                          loss_nb=loss * rd.loss_factor(task), level=level,
+                          breakdown=crossing(sig, untrained.mean(1), level), scheme=sc)
+    return out
 
 
 def train_fig6(*, seed: int = 0, device="cpu", seeds: int = 1, level: float = 0.1, record_every: int = 10,
                settings: rd.NotebookSettings = rd.FIG6) -> Fig6Run:
     """Train the notebook's Fig. 6 sweep (every scale x ``seeds`` networks) in one batched call, per-replica steps."""
-    task = rd.notebook_task(settings, dtype=torch.float32, device=device)
-    sig = rd.fig6_scales()
-    G, S = len(sig), int(seeds)
-    s_rep = np.repeat(sig, S)
-    lr_nb = rd.fig6_lr(sig)
-    lr_eq1 = lr_nb * rd.loss_factor(task)
-    g = make_gen(seed, device)
-    W0 = init_routing_weights(G * S, settings.M, task.n_x, settings.n_h, task.n_y,
-                              sigma0=torch.tensor(s_rep, dtype=torch.float32, device=device), generator=g,
-                              scheme=settings.scheme)
-    run = train_routing(W0, task, lr=torch.tensor(np.repeat(lr_eq1, S), dtype=torch.float32, device=device),
-                        steps=settings.epochs, record_every=record_every, record_sv=False)
-    f = lambda x: x.double().cpu().numpy().reshape(*x.shape[:-1], G, S)
-    tr, un = mx.route_errors(run.outputs.double().cpu(), task.Y.double().cpu(), task.trained.cpu())
-    tr_raw, un_raw = mx.route_errors(run.outputs.double().cpu(), task.Y.double().cpu(), task.trained.cpu(),
-                                     normalise=False)
-    n = task.n                                               # notebook's measure: ||.||^2 / 2 = n x (1/2n) ||.||^2
-    untrained = un.numpy().reshape(G, S)
-    return Fig6Run(sigmas=sig, lr_nb=lr_nb, lr_eq1=lr_eq1, t_end=settings.epochs * lr_eq1,
-                   epoch=run.step.double().cpu().numpy(), trained=tr.numpy().reshape(G, S), untrained=untrained,
-                   trained_nb=n * tr_raw.numpy().reshape(G, S), untrained_nb=n * un_raw.numpy().reshape(G, S),
-                   loss_nb=f(run.loss_trained) * rd.loss_factor(task), level=level,
-                   breakdown=crossing(sig, untrained.mean(1), level))
+    return train_fig6_readings(seed=seed, device=device, seeds=seeds, level=level, record_every=record_every,
+                               settings=settings)[settings.scheme]

@@ -229,19 +229,26 @@ def theory_dt_factor(M: int, n: int, n_y: int) -> float:
 def claims_by_reading_html(rows, readings: Sequence[str]) -> str:
     """A small table: claim, its value under each reading, and the readings under which it holds.
 
-    ``rows``: ``(label, {reading: claim or None})`` pairs, where a claim is what
-    :meth:`gdln.book.claims.Claims.check` returned (``measured``, ``status``); ``None``: not measured there.
-    A claim holds under a reading when its status there is ``"pass"``.
+    ``rows``: ``(label, {reading: value})`` pairs. A value is what :meth:`gdln.book.claims.Claims.check` returned
+    (shown with its status), a number (a measured value that no claim judges there, shown as such), a string
+    (shown as it is) or ``None`` (not measured there). A claim holds under a reading when its status there is
+    ``"pass"``.
     """
     import html
+
+    def cell(c) -> str:
+        if c is None:
+            return "&mdash;"
+        if isinstance(c, str):
+            return html.escape(c)
+        if isinstance(c, (int, float, np.floating)):
+            return f"{float(c):.4g} (not judged)"
+        return f"{c.measured:.4g} ({html.escape(c.status)})"
+
     head = "<tr><th>claim</th>" + "".join(f"<th>{html.escape(r)}</th>" for r in readings) + "<th>holds under</th></tr>"
     body = []
     for label, by in rows:
-        cells = []
-        for r in readings:
-            c = by.get(r)
-            cells.append("<td>&mdash;</td>" if c is None else
-                         f"<td>{c.measured:.4g} ({html.escape(c.status)})</td>")
-        held = [r for r in readings if by.get(r) is not None and by[r].status == "pass"]
+        cells = [f"<td>{cell(by.get(r))}</td>" for r in readings]
+        held = [r for r in readings if getattr(by.get(r), "status", None) == "pass"]
         body.append(f"<tr><td>{html.escape(label)}</td>{''.join(cells)}<td>{html.escape(', '.join(held) or 'none')}</td></tr>")
     return f'<table class="gdln-readings">{head}{"".join(body)}</table>'
