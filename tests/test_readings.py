@@ -111,3 +111,27 @@ def test_shrinking_losers_and_falling_views():
     assert falls.tolist() == [False, False, True] and early == 0 and win == 0
     r = mv.random_or_races(3, 3, K=2, s0=1e-3, t=np.r_[0, np.geomspace(1e-2, 1e4, 60)], rng=np.random.default_rng(0))
     assert r["n_fall"].shape == (3,) and (r["other_falls"] <= r["n_fall"]).all()
+
+
+def test_readings_variants_share_one_batched_call_and_keep_the_first_readings_weights():
+    small4 = rd.NotebookSettings(rd.FIG4_NOTEBOOK, M=4, offsets=(0, 1), n_h=8, scheme="orthogonal", epochs=20, reps=2,
+                                 sigma0=0.2, lr=0.02)
+    one = er.train_fig4(settings=small4)
+    both = er.train_fig4_readings(settings=small4, schemes=("orthogonal", "xavier"))
+    assert both["orthogonal"].run is both["xavier"].run and both["xavier"].loss.shape[1] == 2
+    assert np.allclose(one.loss, both["orthogonal"].loss, rtol=1e-6)
+    small6 = rd.NotebookSettings(rd.FIG6_NOTEBOOK, M=4, offsets=(0, 1), n_h=8, scheme="orthogonal", epochs=10, reps=1)
+    a = er.train_fig6(settings=small6)
+    b = er.train_fig6_readings(settings=small6, schemes=("orthogonal", "xavier"))
+    assert np.allclose(a.untrained, b["orthogonal"].untrained, rtol=1e-6) and b["xavier"].scheme == "xavier"
+
+
+def test_claims_by_reading_table_says_where_a_claim_holds():
+    from gdln.book.claims import Claims
+    cl = Claims("t", "quick")
+    ok = cl.check("t.a", evidence="empirical", ref="r", statement="s", measured=0.5, target=1.0, tolerance=0.6, kind="abs")
+    bad = cl.check("t.b", evidence="empirical", ref="r", statement="s", measured=0.0, target=1.0, tolerance=0.1, kind="abs",
+                   known_deviation="why")
+    h = rd.claims_by_reading_html([("x", {"A": ok, "B": bad, "C": 0.25})], ("A", "B", "C"))
+    assert "0.5 (pass)" in h and "(deviates)" in h and "0.25 (not judged)" in h
+    assert h.count("<tr>") == 2 and h.endswith("<td>A</td></tr></table>")
