@@ -481,8 +481,8 @@ class ClaimsTable:
 
     def _repr_html_(self) -> str:
         esc = html.escape
-        out = ['<table class="gdln-claims"><thead><tr><th>#</th><th>status</th><th>claim <span class="gdln-zero">'
-               "(click the reference for the statement)</span></th><th>measured vs criterion</th></tr></thead><tbody>"]
+        out = ['<table class="gdln-claims"><thead><tr><th>#</th><th>status</th><th>claim (its reference unfolds the '
+               "statement)</th><th>measured vs criterion</th></tr></thead><tbody>"]
         for i, r in enumerate(self.rows, start=1):
             css = STATUS_CLASS.get(r["status"], "claim-larger-run")
             folded = "".join(f"<p>{esc(x)}</p>" for x in _details(r))
