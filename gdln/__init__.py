@@ -28,11 +28,11 @@ from gdln.core.statistics import PathStatistics, path_statistics
 from gdln.core.dynamics import Trajectory, path_gradient, train
 from gdln.core.reduction import decoupled_init, diagonalize, integrate_reduced, reduced_rhs
 from gdln.theory.dln import dln_mode_trajectory
-from gdln.figures.style import figure, stamp
+from gdln.figures.style import figure, legible
 
 __all__ = [
     "__version__", "util", "core", "data", "theory", "tasks", "engines", "figures", "book",
     "generator", "resolve_device", "Graph", "Path", "chain", "GatedData", "forward", "init_weights", "loss",
     "PathStatistics", "path_statistics", "Trajectory", "path_gradient", "train", "decoupled_init", "diagonalize",
-    "integrate_reduced", "reduced_rhs", "dln_mode_trajectory", "figure", "stamp",
+    "integrate_reduced", "reduced_rhs", "dln_mode_trajectory", "figure", "legible",
 ]

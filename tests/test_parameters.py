@@ -218,7 +218,8 @@ def test_chapter_validates_resolves_and_provides(tmp_path, monkeypatch):
         assert torch.get_num_threads() == 1
         assert ch.command() == "python -m gdln.book run alpha --mode quick --seed 3 --device cpu -p n 5 -p rate 0.25 -p opt null"
         box = ch._repr_html_()
-        assert "Run this chapter" in box and ch.command() in box and "admonition" in box
+        assert box.startswith('<details class="gdln-run"><summary>Run this chapter yourself</summary>')
+        assert ch.command() in box and "admonition" not in box     # folded, not a second box at the top
         assert "Run this chapter" in repr(ch)
         ch.claims.check("alpha.x", evidence="empirical", ref="-", statement="-", measured=0.0, target=0.0, tolerance=0.0)
         assert "alpha.x" in repr(ch.finish()) and (tmp_path / "alpha.json").exists()
@@ -256,3 +257,32 @@ def test_chapter_glue_stores_plain_numbers(monkeypatch):
     assert ch.glue("a", torch.tensor(0.5)) is None  # nothing to display at the end of a cell
     ch.glue("b", np.float64(0.25))
     assert stored == {"a": (0.5, False), "b": (0.25, False)} and type(stored["b"][0]) is float
+
+
+def test_parameter_docs_read_meaning_and_papers_value_from_the_comments():
+    from gdln.book.parameters import parameter_docs
+
+    source = chapter_md_params("""mode = "quick"   # "quick" or "full"
+seed = 0
+device = "auto"
+M = 7            # domains (Fig. 4: 7)
+tau = 2.5        # time constant (Fig. 3 uses 2.5)
+n_h = 64         # N_h (Fig. 5)
+n_seeds = 0      # networks (0: 2 in quick mode, 5 in full mode; the paper used 10)
+M_mnist = 0      # MNIST domains (0: 10 in quick mode; 40 and 100 in full mode, the paper's)
+b0 = 0.05        # initial value""")
+    docs = parameter_docs(source)
+    assert list(docs) == ["mode", "seed", "device", "M", "tau", "n_h", "n_seeds", "M_mnist", "b0"]
+    assert (docs["M"].meaning, docs["M"].paper, docs["M"].default) == ("domains", "7 (Fig. 4)", "7")
+    assert (docs["tau"].meaning, docs["tau"].paper) == ("time constant", "2.5 (Fig. 3)")
+    assert (docs["n_h"].meaning, docs["n_h"].paper) == ("N_h", "64 (Fig. 5)")
+    assert docs["n_seeds"].paper == "10" and docs["n_seeds"].meaning.startswith("networks (0: 2 in quick mode")
+    assert docs["M_mnist"].paper == "40 and 100"
+    assert (docs["b0"].meaning, docs["b0"].paper) == ("initial value", "")
+    assert docs["seed"].meaning and docs["mode"].meaning == '"quick" or "full"'
+
+
+def chapter_md_params(params: str) -> str:
+    """A MyST chapter whose parameters cell is ``params`` (and one other cell)."""
+    return ("# T\n\n```{code-cell} ipython3\n:tags: [parameters]\n" + params + "\n```\n\n"
+            "```{code-cell} ipython3\nx = 1  # not a parameter (Fig. 9: 3)\n```\n")

@@ -8,8 +8,10 @@
 checks ``mode``, ``seed``, ``device`` and every ``name=(value, validator)`` pair (a ``ValueError``
 names the first bad one), resolves the device, caps torch's CPU threads, creates the chapter's
 :class:`~gdln.book.claims.Claims` and :class:`~gdln.book.provenance.Provenance`, and displays the
-"Run this chapter" box: the mode, seed and device the page was built with and the command that
-runs it again with other values. The validators are the named ones of :mod:`gdln.book.parameters`
+folded "Run this chapter yourself" element: the two setup commands (clone the repository named in
+``_config.yml``, ``make env``), the command that runs the chapter again with this page's values, and a
+table of the parameters (meaning and the paper's value read from the comments of the chapter's
+parameters cell, :func:`~gdln.book.parameters.parameter_docs`; this page's value; what is accepted). The validators are the named ones of :mod:`gdln.book.parameters`
 with literal arguments, so that :func:`~gdln.book.parameters.declared_validators` can read them from
 the chapter's source without running it.
 """
@@ -19,18 +21,39 @@ from __future__ import annotations
 import html
 import shlex
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
 import torch
+import yaml
 
 from gdln.book import bounds
 from gdln.book.claims import Claims, ClaimsTable
-from gdln.book.parameters import DEVICE, MODE, SEED, Validator, check_values
+from gdln.book.parameters import DEVICE, MODE, SEED, ParameterDoc, Validator, check_values, parameter_docs
 from gdln.book.provenance import Provenance
-from gdln.figures.style import stamp
+from gdln.figures.style import legible
 from gdln.util.device import resolve_device
+from gdln.util.files import REPO_ROOT
 
-__all__ = ["Chapter", "OPTIONS", "command_value"]
+__all__ = ["Chapter", "OPTIONS", "command_value", "repository_url", "setup_commands"]
+
+#: Where a fork changes the repository's address (``repository: url:``), read by the run box and the book.
+CONFIG = REPO_ROOT / "_config.yml"
+
+
+@lru_cache(maxsize=None)
+def repository_url() -> str:
+    """The repository named in ``_config.yml`` (``repository: url:``); ``""`` when it names none."""
+    try:
+        return str((yaml.safe_load(CONFIG.read_text(encoding="utf-8")) or {}).get("repository", {}).get("url", ""))
+    except OSError:
+        return ""
+
+
+def setup_commands(url: str) -> list[str]:
+    """The two commands that get the code and its environment: clone ``url`` (and enter it), ``make env``."""
+    folder = url.rstrip("/").rsplit("/", 1)[-1].removesuffix(".git") or "gdln"
+    return [f"git clone {url} && cd {folder}", "make env"]
 
 #: Keywords of :class:`Chapter` that are options, not chapter parameters.
 OPTIONS = ("replicas", "cpu", "threads", "show")
@@ -105,9 +128,18 @@ class Chapter:
 
     # ------------------------------------------------------------ conveniences for the chapter
 
-    def stamp(self, fig, seeds: Sequence[int] | int | None = None) -> None:
-        """The provenance footer under ``fig`` (:func:`gdln.figures.style.stamp`)."""
-        stamp(fig, self.prov, seeds=seeds)
+    def stamp(self, fig, name: str | None = None, seeds: Sequence[int] | int | None = None) -> None:
+        """Finish ``fig`` for the page: legible at the size shown (:func:`gdln.figures.style.legible`), and its
+        provenance (:meth:`~gdln.book.provenance.Provenance.caption`) glued as ``<name>-provenance`` for the
+        caption of the figure cell, whose metadata names the figure ``name``::
+
+            mystnb:
+              figure: {name: fig-race-5a, caption: "What to see. {glue:text}`fig-race-5a-provenance`"}
+              image: {alt: "What is drawn"}
+        """
+        legible(fig)
+        if name is not None:
+            self.glue(f"{name}-provenance", self.prov.caption(seeds))
 
     def glue(self, name: str, value: Any) -> None:
         """Make ``value`` citable in the prose as ``{glue:text}`name:.2f``` (nothing is displayed).
@@ -141,34 +173,47 @@ class Chapter:
             return f"this chapter always computes on the CPU{why}"
         return f"resolved to {self.dev}" if str(self.dev) != self.device else ""
 
-    def _rows(self) -> list[tuple[str, str, str]]:
+    def docs(self) -> dict[str, ParameterDoc]:
+        """What each parameter means and the paper's value, from the chapter's source (empty when it is not there)."""
+        source = REPO_ROOT / "book" / f"{self.name}.md"
+        return parameter_docs(source.read_text(encoding="utf-8")) if source.is_file() else {}
+
+    def _rows(self) -> list[tuple[str, str, str, str, str]]:
+        """``(name, meaning, this page's value, the paper's value, accepted values)`` for every parameter."""
         values = {"mode": self.mode, "seed": self.seed, "device": self.device, **self.params}
-        return [(k, repr(values[k]), v.expected(values)) for k, v in self.validators.items()]
+        docs = self.docs()
+        none = ParameterDoc("", "", "", "")
+        return [(k, docs.get(k, none).meaning, repr(values[k]), docs.get(k, none).paper, v.expected(values))
+                for k, v in self.validators.items()]
 
     def _repr_html_(self) -> str:
         e = html.escape
-        rows = "".join(f"<tr><td><code>{e(k)}</code></td><td><code>{e(v)}</code></td><td>{e(w)}</td></tr>"
-                       for k, v, w in self._rows())
+        rows = "".join(f"<tr><td><code>{e(k)}</code></td><td>{e(m)}</td><td><code>{e(v)}</code></td>"
+                       f"<td>{e(p) or '&ndash;'}</td><td>{e(w)}</td></tr>" for k, m, v, p, w in self._rows())
+        url = repository_url()
+        setup = (f"<p>Get the code and its environment once (Python 3.11; no GPU needed):</p>"
+                 f'<pre class="gdln-command">{e(chr(10).join(setup_commands(url)))}</pre>') if url else ""
         return (
-            '<div class="admonition note gdln-run">'
-            '<p class="admonition-title">Run this chapter</p>'
+            '<details class="gdln-run"><summary>Run this chapter yourself</summary>'
             f"<p>This page was built in <strong>{e(self.mode)}</strong> mode with seed "
             f"<strong>{e(str(self.seed))}</strong> on device <strong>{e(self.device)}</strong>"
-            + (f" ({e(note)})" if (note := self._device_note()) else "") + ". "
-            "To run it again with other values, change them in this command "
+            + (f" ({e(note)})" if (note := self._device_note()) else "") + ".</p>" + setup +
+            "<p>Then run this chapter with this page's values; change any of them in the command to explore "
             "(<code>--mode full</code> runs the larger problems this page describes; the Reproduction report "
-            "says the scale each claim was judged at):</p>"
-            # wrapped, not scrolled: a copied command keeps its one line
-            f'<pre class="gdln-command" style="white-space: pre-wrap; overflow-wrap: anywhere">{e(self.command())}</pre>'
-            '<details><summary>Parameters and the values they accept</summary>'
-            '<table class="gdln-parameters"><thead><tr><th>parameter</th><th>this page</th><th>accepts</th>'
-            f"</tr></thead><tbody>{rows}</tbody></table></details></div>")
+            "says the scale each claim was judged at). The executed notebook is written to "
+            f"<code>_build/executed/{e(self.name)}.ipynb</code>.</p>"
+            f'<pre class="gdln-command">. .venv/bin/activate\n{e(self.command())}</pre>'
+            '<p>A value of 0 or <code>None</code> where the meaning says so stands for the mode&rsquo;s default '
+            "(it is passed as <code>-p NAME 0</code> so the command repeats this page exactly).</p>"
+            '<div class="gdln-table-scroll"><table class="gdln-parameters"><thead><tr><th>parameter</th>'
+            "<th>meaning</th><th>this page</th><th>the paper</th><th>accepts</th></tr></thead>"
+            f"<tbody>{rows}</tbody></table></div></details>")
 
     def __repr__(self) -> str:
         note = f" ({self._device_note()})" if self._device_note() else ""
         lines = [f"Run this chapter: built in {self.mode} mode with seed {self.seed} on device {self.device}{note}.",
                  "To run it again with other values, change them in:", "  " + self.command()]
-        lines += [f"  {k} = {v}  ({w})" for k, v, w in self._rows()]
+        lines += [f"  {k} = {v}  ({m}; paper: {p or '-'}; accepts {w})" for k, m, v, p, w in self._rows()]
         return "\n".join(lines)
 
     def _display(self) -> None:

@@ -22,7 +22,10 @@ import ast
 import math
 import numbers
 import re
+import io
+import tokenize
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from gdln.book.claims import MODES
@@ -30,7 +33,7 @@ from gdln.util.device import DEVICES
 
 __all__ = ["Validator", "at_least", "non_negative_int", "positive", "in_range", "one_of", "optional", "zero_or",
            "device_name", "MODE", "SEED", "DEVICE", "VALIDATORS", "check_values", "declared_validators",
-           "check_parameters"]
+           "check_parameters", "ParameterDoc", "parameter_docs"]
 
 class Validator:
     """A named test of one parameter value.
@@ -231,20 +234,25 @@ def check_parameters(mode: Any, seed: Any, device: Any, **extra: tuple[Any, Vali
 _FENCE = re.compile(r"^(`{3,}|~{3,})\{code-cell\}[^\n]*\n(.*?)^\1[ \t]*$", re.M | re.S)
 
 
-def _code_cells(source: str) -> list[str]:
-    """The code of every ``{code-cell}`` of a MyST markdown chapter (cell options stripped)."""
+def _cells(source: str) -> list[tuple[str, str]]:
+    """``(options, code)`` of every ``{code-cell}`` of a MyST markdown chapter (options as written)."""
     cells = []
     for match in _FENCE.finditer(source):
         body = match.group(2)
         lines = body.split("\n")
+        n = 0
         if lines and lines[0].strip() == "---":  # a YAML block of cell options
-            end = next((i for i in range(1, len(lines)) if lines[i].strip() == "---"), 0)
-            lines = lines[end + 1:]
+            n = next((i for i in range(1, len(lines)) if lines[i].strip() == "---"), -1) + 1
         else:
-            while lines and re.match(r"^:\w[\w-]*:", lines[0]):  # short-form ``:tags: [...]`` options
-                lines = lines[1:]
-        cells.append("\n".join(lines))
+            while n < len(lines) and re.match(r"^:\w[\w-]*:", lines[n]):  # short-form ``:tags: [...]`` options
+                n += 1
+        cells.append(("\n".join(lines[:n]), "\n".join(lines[n:])))
     return cells
+
+
+def _code_cells(source: str) -> list[str]:
+    """The code of every ``{code-cell}`` of a MyST markdown chapter (cell options stripped)."""
+    return [code for _, code in _cells(source)]
 
 
 def _is_chapter_call(node: ast.AST) -> bool:
@@ -296,3 +304,70 @@ def declared_validators(source: str, *, required: bool = True) -> dict[str, Vali
             continue  # a Chapter option (replicas=..., threads=...), not a parameter
         out[kw.arg] = _evaluate(kw.value.elts[1], kw.arg)
     return out
+
+
+# ---------------------------------------------------------------- what each parameter means
+
+@dataclass(frozen=True)
+class ParameterDoc:
+    """One line of a chapter's parameters cell: the default as written, what it means, the paper's value.
+
+    ``paper`` is the paper's value with where it is given (``"7 (Fig. 4)"``), or ``""`` when the comment names
+    none; ``meaning`` is the comment without that part.
+    """
+
+    name: str
+    default: str
+    meaning: str
+    paper: str
+
+
+#: What the three common parameters mean, when their line has no comment.
+COMMON_MEANINGS = {"mode": '"quick" (small problems, minutes on a CPU) or "full" (the larger problems the page describes)',
+                   "seed": "first seed of the random number generators (a chapter with several seeds uses seed, seed + 1, ...)",
+                   "device": '"auto" (a GPU when there is one), "cpu", "cuda" or "cuda:N"'}
+
+# How the comments of the parameters cells give the paper's value, tried in order: (pattern, value, where)
+_PAPER = [
+    (re.compile(r"\s*\((Fig\.[^:()]*):\s*([^()]+)\)"), 2, 1),                 # (Fig. 4: 7)
+    (re.compile(r"\s*\(?(Fig\.\s*[\w.-]+) uses ([^\s,;()]+)\)?"), 2, 1),        # (Fig. 5 uses 10), Fig. 3 uses 2.5
+    (re.compile(r";?\s*the paper used ([^\s,;()]+)"), 1, 0),                     # the paper used 10
+    (re.compile(r"([^;:(]+?) in full mode, the paper's"), 1, 0),                 # 40 and 100 in full mode, the paper's
+]
+_SAME = re.compile(r"\s*(?:\((Fig\.\s*[\w.-]+)\)|,?\s*(?:as in|the network of) (Fig\.\s*[\w.-]+))")
+
+
+def _paper_value(comment: str, default: str) -> tuple[str, str]:
+    """``(meaning, paper)`` from one comment of a parameters cell (see :data:`_PAPER`)."""
+    for pattern, value, where in _PAPER:
+        m = pattern.search(comment)
+        if m:
+            paper = m.group(value).strip() + (f" ({m.group(where).strip()})" if where else "")
+            if where:  # the whole "(Fig. 4: 7)" is the paper's part; otherwise the sentence stays as written
+                comment = (comment[:m.start()] + comment[m.end():]).strip(" ,;")
+            return comment, paper
+    m = _SAME.search(comment)
+    if m:  # "N_h (Fig. 5)": the page's default is the paper's value
+        return (comment[:m.start()] + comment[m.end():]).strip(" ,;") or comment, f"{default} ({m.group(1) or m.group(2)})"
+    return comment, ""
+
+
+def _parameters_code(source: str) -> str:
+    """The code of the cell tagged ``parameters`` ("" when there is none)."""
+    return next((code for options, code in _cells(source) if re.search(r"\bparameters\b", options)), "")
+
+
+def parameter_docs(source: str) -> dict[str, ParameterDoc]:
+    """Name -> :class:`ParameterDoc` for every assignment of the parameters cell of the MyST chapter ``source``:
+    its default as written, and the meaning and the paper's value read from its comment (nothing is run)."""
+    code = _parameters_code(source)
+    comments = {tok.start[0]: tok.string.lstrip("#").strip()
+                for tok in tokenize.generate_tokens(io.StringIO(code).readline) if tok.type == tokenize.COMMENT}
+    docs = {}
+    for node in ast.parse(code).body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            name, default = node.targets[0].id, ast.get_source_segment(code, node.value) or ""
+            comment = comments.get(node.lineno, "") or COMMON_MEANINGS.get(name, "")
+            meaning, paper = _paper_value(comment, default)
+            docs[name] = ParameterDoc(name, default, meaning, paper)
+    return docs

@@ -1,6 +1,7 @@
 """Provenance of a computed result: gdln version, a hash of its sources, mode, seeds, wall time.
 
-Every figure in the book carries a footer built from :class:`Provenance` so that a reader can
+Every figure's caption in the book ends with a line built from :class:`Provenance`
+(:meth:`Provenance.caption`, glued by :meth:`gdln.book.chapter.Chapter.stamp`), so that a reader can
 trace it to the exact code and parameters that made it.
 """
 
@@ -28,7 +29,7 @@ class Provenance:
     """What made a result: chapter, mode, seeds, gdln version and source hash, wall time.
 
     ``started`` is taken when the object is created (the top of a chapter), so
-    :meth:`footer` reports the wall time of everything computed up to the figure.
+    :meth:`caption` reports the wall time of everything computed up to the figure.
     """
 
     chapter: str
@@ -41,17 +42,16 @@ class Provenance:
     def elapsed(self) -> float:
         return time.perf_counter() - self.started
 
-    def footer(self, seeds: Sequence[int] | int | None = None) -> str:
+    def caption(self, seeds: Sequence[int] | int | None = None) -> str:
+        """The provenance line of a figure's caption: chapter, mode, seeds, device, gdln version and hash, wall time."""
         s = self.seeds if seeds is None else seeds
         if isinstance(s, int):
             seed_txt = str(s)
         else:
             s = list(s)
             seed_txt = (f"{s[0]}..{s[-1]} ({len(s)})" if len(s) > 3 else ",".join(map(str, s))) if s else "-"
-        return (
-            f"chapter {self.chapter} | mode {self.mode} | seeds {seed_txt} | device {self.device} | "
-            f"gdln {__version__} ({short_hash()}) | wall {self.elapsed:.1f} s"
-        )
+        return (f"Made by chapter {self.chapter} in {self.mode} mode, seeds {seed_txt}, on {self.device}, with "
+                f"gdln {__version__} ({short_hash()}), {self.elapsed:.1f} s into the run.")
 
     def as_dict(self) -> dict[str, Any]:
         return {

@@ -31,14 +31,21 @@ on a mode of strength ``s`` and input variance ``lambda`` (``tau da/dt = D a^(2 
 
 from __future__ import annotations
 
+import base64
+import html
 import io
+import itertools
+import json
+import uuid
+from collections.abc import Callable, Mapping
 from functools import lru_cache
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
+from PIL import Image
 
 from gdln.figures.panels import block_size_ok
-from gdln.figures.style import PALETTE, figure
+from gdln.figures.style import PALETTE, PX_PER_IN, figure, legible
 from gdln.tasks.routing import routing_task, task_modes
 from gdln.theory.depth import chain_learning_time
 from gdln.theory.sharing import (
@@ -50,7 +57,8 @@ from gdln.theory.sharing import (
 )
 
 __all__ = ["top_mode", "race_curves", "race_figure", "race_explorer", "chain_half_time", "chain_curves",
-           "chain_figure", "chain_explorer"]
+           "chain_figure", "chain_explorer", "Control", "FrameExplorer", "frame_explorer", "race_frames",
+           "chain_frames", "RACE_GRID", "CHAIN_GRID"]
 
 
 @lru_cache(maxsize=None)
@@ -104,11 +112,11 @@ def race_curves(M: int, K: int, sigma0: float, P: int, *, S: float | None = None
 
 
 def race_figure(M: int = 10, K: int = 10, sigma0: float = 0.2, P: int = 4, *, S: float | None = None,
-                D: float | None = None, footer: str | None = None):
+                D: float | None = None):
     """Figure of the reduced-ODE race for one setting (see the module docstring); ``S``, ``D``: the
     data mode, default :func:`top_mode`. Returns the figure."""
     c = race_curves(M, K, sigma0, P, S=S, D=D)
-    fig, ax = figure(2, 1, width=9.5, height=3.6)
+    fig, ax = figure(2, 1, height=3.6)
     colours = (PALETTE["red"], PALETTE["orange"], PALETTE["blue"])
     for q in range(3):
         ax[0, 0].plot(c["t"], c["B2"][:, q], color=colours[q], label=c["labels"][q])
@@ -127,9 +135,7 @@ def race_figure(M: int = 10, K: int = 10, sigma0: float = 0.2, P: int = 4, *, S:
     sp = c["t_half"][0] / c["t_half"][2]
     ax[0, 1].set_title(f"shared learns {sp:.3g}x faster than dedicated")
     ax[0, 1].legend(loc="lower left")
-    if footer:
-        fig.text(0.005, 0.002, footer, fontsize=6.5, color=PALETTE["grey"], ha="left", va="bottom",
-                 family="monospace")
+    legible(fig)
     return fig
 
 
@@ -186,7 +192,8 @@ def _check_chain(D, b0, lam, s):
                          f"b0^D = {b0 ** D:.3g}, past half its final value s/lam; expected b0^D < {s / (2 * lam):.3g}")
 
 
-def _chain_time(D: int, b0: float, lam: float, s: float, frac, tau: float = 1.0) -> float:
+@lru_cache(maxsize=8192)
+def _chain_time(D: int, b0: float, lam: float, s: float, frac: float, tau: float = 1.0) -> float:
     # With a' = lam a the chain is tau' da'/dt = a'^(2 - 2/D) (s - a'), tau' = tau lam^(1 - 2/D) / D: the
     # equation of gdln.theory.depth.chain_learning_time, which computes the time to reach frac * s.
     return chain_learning_time(D, s, lam * b0 ** D, tau=tau * lam ** (1 - 2 / D) / D, frac=frac)
@@ -222,10 +229,10 @@ def chain_curves(D: int, b0: float, lam: float = 1.0, s: float = 4.0, *, depths:
             "t_half": t_half, "t_half_D": chain_half_time(D, b0, lam, s)}
 
 
-def chain_figure(D: int = 4, b0: float = 0.3, lam: float = 1.0, s: float = 4.0, *, footer: str | None = None):
+def chain_figure(D: int = 4, b0: float = 0.3, lam: float = 1.0, s: float = 4.0):
     """Figure of one mode's trajectory for a chain of depth ``D`` (see the module docstring). Returns it."""
     c = chain_curves(D, b0, lam, s)
-    fig, ax = figure(2, 1, width=9.5, height=3.6)
+    fig, ax = figure(2, 1, height=3.6)
     colours = (PALETTE["orange"], PALETTE["green"], PALETTE["blue"])
     for q, cur in enumerate(c["curves"]):
         if cur is not None:
@@ -239,9 +246,7 @@ def chain_figure(D: int = 4, b0: float = 0.3, lam: float = 1.0, s: float = 4.0, 
     ax[0, 1].set(xlabel="depth D (weights in the chain)", ylabel="time to half of s / lambda (units of tau)",
                  title="learning time against depth")
     ax[0, 1].legend(loc="best")
-    if footer:
-        fig.text(0.005, 0.002, footer, fontsize=6.5, color=PALETTE["grey"], ha="left", va="bottom",
-                 family="monospace")
+    legible(fig)
     return fig
 
 
@@ -284,3 +289,170 @@ def chain_explorer(D: int = 4, b0: float = 0.3, lam: float = 1.0, s: float = 4.0
     for control in (dw, bw, lw):
         control.observe(_redraw, "value")
     return w.VBox([w.HBox([dw, bw, lw, note]), img])
+
+
+# ---------------------------------------------------------------- explorers that work on a static page
+
+class Control:
+    """One slider of a :class:`FrameExplorer`: parameter ``name``, its ``label`` and the ``values`` it steps through."""
+
+    def __init__(self, name: str, values: Sequence[Any], label: str | None = None):
+        if not values:
+            raise ValueError(f"control {name!r} needs at least one value")
+        self.name, self.values, self.label = name, list(values), label or name
+
+
+def _frame_png(fig, dpi: int = int(1.25 * PX_PER_IN), colours: int = 128) -> bytes:
+    """``fig`` as a small PNG (and closed): 1.25x the CSS resolution, quantised to ``colours`` colours."""
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    plt.close(fig)
+    img = Image.open(io.BytesIO(buf.getvalue())).convert("RGB").quantize(colours)
+    out = io.BytesIO()
+    img.save(out, format="PNG", optimize=True)
+    return out.getvalue()
+
+
+class FrameExplorer:
+    """Sliders that switch between figures computed in advance: an explorer that works on a static page.
+
+    ``frames`` maps a tuple of values (one per control, in order) to PNG bytes; only the settings that are
+    valid have a frame (e.g. ``K <= M``). In the page, each slider steps through the values that have a
+    frame given the controls before it (so K's slider never passes M), and moving one moves a later
+    control to its nearest valid value when the old one no longer has a frame. The HTML is one block:
+    the frames as data URIs, a few lines of inline JavaScript, nothing fetched.
+    """
+
+    def __init__(self, controls: Sequence[Control], frames: Mapping[tuple, bytes], initial: Mapping[str, Any], *,
+                 alt: Callable[[Mapping[str, Any]], str], title: str = ""):
+        self.controls, self.frames, self.title = list(controls), dict(frames), title
+        self.initial = tuple(initial[c.name] for c in self.controls)
+        if self.initial not in self.frames:
+            raise ValueError(f"the initial setting {dict(initial)} has no frame")
+        self.alts = {k: alt(dict(zip(self.names, k))) for k in self.frames}
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.controls]
+
+    def settings(self) -> list[dict[str, Any]]:
+        """Every setting that has a frame, as ``{name: value}``."""
+        return [dict(zip(self.names, k)) for k in self.frames]
+
+    def data(self) -> dict[str, Any]:
+        """What the page's script reads: controls, and per frame its value indices, image and alt text."""
+        index = [{v: i for i, v in enumerate(c.values)} for c in self.controls]
+        return {
+            "controls": [{"name": c.name, "label": c.label, "values": c.values} for c in self.controls],
+            "initial": [index[q][v] for q, v in enumerate(self.initial)],
+            "frames": [{"at": [index[q][v] for q, v in enumerate(k)], "alt": self.alts[k],
+                        "src": "data:image/png;base64," + base64.b64encode(png).decode("ascii")}
+                       for k, png in self.frames.items()],
+        }
+
+    def _repr_html_(self) -> str:
+        e = html.escape
+        uid = "gdln-explorer-" + uuid.uuid5(uuid.NAMESPACE_URL, self.title + repr(sorted(self.frames))).hex[:10]
+        first = self.frames[self.initial]
+        rows = "".join(
+            f'<label class="gdln-explorer-control"><span>{e(c.label)}</span>'
+            f'<input type="range" min="0" max="{len(c.values) - 1}" step="1" value="0" data-q="{q}" '
+            f'aria-label="{e(c.label)}"><output>{e(str(v))}</output></label>'
+            for q, (c, v) in enumerate(zip(self.controls, self.initial)))
+        data = json.dumps(self.data(), separators=(",", ":")).replace("</", "<\\/")
+        return (
+            f'<div class="gdln-explorer" id="{uid}">'
+            + (f'<p class="gdln-explorer-title">{e(self.title)}</p>' if self.title else "")
+            + f'<div class="gdln-explorer-controls">{rows}</div>'
+            f'<img class="gdln-explorer-frame" alt="{e(self.alts[self.initial])}" '
+            f'src="data:image/png;base64,{base64.b64encode(first).decode("ascii")}">'
+            f'<script type="application/json" class="gdln-explorer-data">{data}</script>'
+            f"<script>{_EXPLORER_JS.replace('UID', uid)}</script></div>")
+
+
+#: The page's script: each slider runs over the values that have a frame given the sliders before it.
+_EXPLORER_JS = """(function(){var root=document.getElementById("UID");if(!root)return;
+var d=JSON.parse(root.querySelector(".gdln-explorer-data").textContent),n=d.controls.length,cur=d.initial.slice();
+var ins=root.querySelectorAll("input[type=range]"),outs=root.querySelectorAll("output"),img=root.querySelector("img");
+function ok(q,v){return d.frames.some(function(f){for(var r=0;r<q;r++){if(f.at[r]!==cur[r])return false;}return f.at[q]===v;});}
+function opts(q){var o=[];for(var v=0;v<d.controls[q].values.length;v++){if(ok(q,v))o.push(v);}return o;}
+function sync(from){for(var q=from;q<n;q++){var o=opts(q);if(o.indexOf(cur[q])<0){var best=o[0];
+o.forEach(function(v){if(Math.abs(v-cur[q])<Math.abs(best-cur[q]))best=v;});cur[q]=best;}
+ins[q].max=o.length-1;ins[q].value=o.indexOf(cur[q]);ins[q].disabled=o.length<2;ins[q]._o=o;
+outs[q].textContent=d.controls[q].values[cur[q]];}
+var f=d.frames.find(function(f){return f.at.every(function(v,r){return v===cur[r];});});
+if(f){img.src=f.src;img.alt=f.alt;}}
+ins.forEach(function(el,q){el.addEventListener("input",function(){cur[q]=el._o[+el.value];sync(q+1);
+outs[q].textContent=d.controls[q].values[cur[q]];});});sync(0);})();"""
+
+
+def frame_explorer(controls: Sequence[Control], figure_of: Callable[..., Any], initial: Mapping[str, Any], *,
+                   valid: Callable[..., bool] = lambda **_: True, alt: Callable[[Mapping[str, Any]], str],
+                   title: str = "") -> FrameExplorer:
+    """A :class:`FrameExplorer` over every valid combination of the controls' values: ``figure_of(**setting)``
+    draws one frame (computed now, when the chapter runs). The initial value of each control is added to its
+    values when they lack it (a page built with other parameters starts at its own setting)."""
+    controls = [Control(c.name, sorted(set(c.values) | {initial[c.name]}), c.label) for c in controls]
+    frames, layout = {}, None
+    for combo in itertools.product(*(c.values for c in controls)):
+        setting = dict(zip((c.name for c in controls), combo))
+        if valid(**setting):
+            fig = figure_of(**setting)
+            layout = _same_layout(fig, layout)
+            frames[combo] = _frame_png(fig)
+    return FrameExplorer(controls, frames, initial, alt=alt, title=title)
+
+
+def _same_layout(fig, layout):
+    """Lay ``fig`` out as the first frame was (its axes' positions; the layout engine runs once, for the first
+    frame: a third of a frame's drawing time), so that the panels do not jump between frames. Returns the layout."""
+    if layout is None or len(layout) != len(fig.axes):
+        fig.canvas.draw()
+        return [ax.get_position() for ax in fig.axes]
+    fig.set_layout_engine("none")
+    for ax, box in zip(fig.axes, layout):
+        ax.set_position(box)
+    return layout
+
+
+#: The race explorer's grid on a static page: M, K (<= M), P (an allowed block, sqrt(P) <= K), sigma_0.
+RACE_GRID = {"M": (4, 6, 10), "K": (1, 2, 4, 6, 10), "P": (1, 4, 9, 16, 25, 36, 100), "sigma0": (0.05, 0.2)}
+
+
+def _race_valid(M: int, K: int, P: int, sigma0: float) -> bool:
+    return K <= M and block_size_ok(M, P) and round(P ** 0.5) <= K
+
+
+def race_frames(M: int = 10, K: int = 10, sigma0: float = 0.2, P: int = 4, *, S: float | None = None,
+                D: float | None = None, grid: Mapping[str, Sequence] = RACE_GRID) -> FrameExplorer:
+    """The race explorer for a static page: :func:`race_figure` at every valid setting of ``grid`` (which
+    must hold the initial ``M, K, P, sigma0``)."""
+    S, D = _mode(S, D)
+    controls = [Control("M", grid["M"], "M (domains)"), Control("K", grid["K"], "K (trained outputs per input)"),
+                Control("P", grid["P"], "P (routes per pathway)"), Control("sigma0", grid["sigma0"], "sigma_0")]
+    return frame_explorer(
+        controls, lambda M, K, P, sigma0: race_figure(M, K, sigma0, P, S=S, D=D),
+        {"M": M, "K": K, "P": P, "sigma0": sigma0}, valid=_race_valid, title="The neural race (reduced ODEs)",
+        alt=lambda v: (f"Two panels for M = {v['M']:g}, K = {v['K']:g}, P = {v['P']:g}, sigma_0 = {v['sigma0']:g}: left, the "
+                       "hidden singular value B2 against time for a dedicated, a P-block and the shared pathway; "
+                       "right, the time to half of B2 against P on log axes."))
+
+
+#: The depth explorer's grid on a static page: the depth D, the initial weight b0 and the input variance lambda.
+CHAIN_GRID = {"D": (1, 2, 4, 10), "b0": (0.1, 0.3, 1.0), "lam": (0.5, 1.0, 2.0)}
+
+
+def chain_frames(D: int = 4, b0: float = 0.3, lam: float = 1.0, s: float = 4.0, *,
+                 grid: Mapping[str, Sequence] = CHAIN_GRID) -> FrameExplorer:
+    """The depth explorer for a static page: :func:`chain_figure` at every setting of ``grid`` whose chain
+    starts below half its final value (``b0^D < s / (2 lambda)``)."""
+    controls = [Control("D", grid["D"], "D (depth)"), Control("b0", grid["b0"], "b0 (initial weight)"),
+                Control("lam", grid["lam"], "lambda (input variance)")]
+    return frame_explorer(
+        controls, lambda D, b0, lam: chain_figure(D, b0, lam, s), {"D": D, "b0": b0, "lam": lam},
+        valid=lambda D, b0, lam: b0 ** D < s / (2 * lam), title="One mode of a deep linear network",
+        alt=lambda v: (f"Two panels for D = {v['D']:g}, b0 = {v['b0']:g}, lambda = {v['lam']:g}: left, the mode strength "
+                       "against time (log axis) for depths 1, 2 and D; right, the time to half of the final "
+                       "strength against depth, with D marked."))

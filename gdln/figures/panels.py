@@ -14,11 +14,11 @@ from matplotlib.patches import Rectangle
 
 from gdln.engines.routenet import SweepResult, mean_se
 from gdln.figures.style import (CMAP_CATEGORICAL, CMAP_DIVERGING, CMAP_MASK, CMAP_OUTPUT, CMAP_SIMILARITY,
-                                 CMAP_TARGETS, PALETTE, ROLE)
+                                 CMAP_TARGETS, PALETTE, ROLE, categorical_colour)
 from gdln.theory.sharing import block_size, n_pathways, sharing_assignment
 
 __all__ = ["plot_sweep", "FEATURES", "draw_dataset", "draw_trained_routes", "block_size_ok", "plot_sharing_scheme",
-    "plot_similarity", "plot_route_outputs"]
+    "plot_similarity", "plot_route_outputs", "UNTRAINED_FRAME"]
 
 
 def plot_sweep(ax, x, res: SweepResult, *, xlabel: str, title: str = "", logx: bool = False,
@@ -58,10 +58,11 @@ def draw_dataset(ax_x, ax_y, X, Y):
     ax_x.set_title("inputs x (one domain)")
     ax_x.set_xlabel("item")
     ax_x.set_ylabel("input unit")
+    ax_x.set_yticks(range(X.shape[0]), [str(i + 1) for i in range(X.shape[0])])
     ax_x.figure.colorbar(im, ax=ax_x, shrink=0.8)
     im = ax_y.imshow(Y, cmap=CMAP_TARGETS, vmin=0)
     ax_y.set_title("targets y (hierarchy)")
-    ax_y.set_yticks(range(Y.shape[0]), FEATURES[:Y.shape[0]], fontsize=7)
+    ax_y.set_yticks(range(Y.shape[0]), FEATURES[:Y.shape[0]])
     ax_y.set_xlabel("item")
     ax_y.figure.colorbar(im, ax=ax_y, shrink=0.8, label="feature value")
     for ax, n in ((ax_x, X.shape[1]), (ax_y, Y.shape[1])):
@@ -96,22 +97,25 @@ def block_size_ok(M: int, P: int) -> bool:
 def plot_sharing_scheme(ax, M: int, P: int, *, title: str | None = None) -> None:
     """Fig. 5a as a route table: row = input domain, column = output domain, colour = hidden pathway.
 
-    Routes with one colour flow through one hidden weight matrix; each colour covers ``P`` routes.
+    Each block of ``P`` routes (outlined in black) flows through one hidden weight matrix; the colours,
+    Okabe-Ito, tell neighbouring blocks apart.
     """
-    import matplotlib.pyplot as plt
+    from matplotlib.colors import to_rgb
     a = sharing_assignment(M, P).numpy()
     H = n_pathways(M, P)
-    # scramble colours so neighbouring pathways differ
-    perm = np.random.default_rng(0).permutation(H)
-    ax.imshow(perm[a], cmap=plt.get_cmap(CMAP_CATEGORICAL, max(H, 2)) if H > 1 else CMAP_TARGETS, vmin=-0.5,
-              vmax=max(H, 2) - 0.5, interpolation="nearest")
-    s = int(round(P ** 0.5))
+    s = block_size(M, P)
+    # pathway (bi, bj) of the block grid gets colour bi + 2 bj: blocks that touch (side or corner) differ
+    nb = M // s
+    bi, bj = a // nb, a % nb
+    colours = np.array([to_rgb(categorical_colour(int(k))) for k in range(len(CMAP_CATEGORICAL.colors))])
+    ax.imshow(colours[(bi + 2 * bj) % len(colours)] if H > 1 else np.ones((M, M, 3)) * 0.85,
+              interpolation="nearest")
     for b in range(0, M + 1, s):
         ax.axhline(b - 0.5, color=PALETTE["black"], lw=1.2)
         ax.axvline(b - 0.5, color=PALETTE["black"], lw=1.2)
-    ax.set_xticks(range(M))
-    ax.set_yticks(range(M))
-    ax.tick_params(labelsize=6)
+    step = 1 if M <= 12 else 2
+    ax.set_xticks(range(0, M, step), [str(k + 1) for k in range(0, M, step)])
+    ax.set_yticks(range(0, M, step), [str(k + 1) for k in range(0, M, step)])
     ax.set_xlabel("output domain j")
     ax.set_ylabel("input domain i")
     ax.set_title(title or f"P = {P}: {H} hidden pathway{'s' if H > 1 else ''}")
@@ -127,8 +131,8 @@ def plot_similarity(ax, S, M: int, n: int, *, title: str = "", colorbar: bool = 
         ax.axhline(k * n - 0.5, color=PALETTE["black"], lw=0.4)
         ax.axvline(k * n - 0.5, color=PALETTE["black"], lw=0.4)
     ticks = [k * n + (n - 1) / 2 for k in range(M)]
-    ax.set_xticks(ticks, [str(k + 1) for k in range(M)], fontsize=7)
-    ax.set_yticks(ticks, [str(k + 1) for k in range(M)], fontsize=7)
+    ax.set_xticks(ticks, [str(k + 1) for k in range(M)])
+    ax.set_yticks(ticks, [str(k + 1) for k in range(M)])
     ax.set_xlabel(f"input domain ({n} items each)")
     ax.set_ylabel(f"input domain ({n} items each)")
     ax.set_title(title)
@@ -137,13 +141,19 @@ def plot_similarity(ax, S, M: int, n: int, *, title: str = "", colorbar: bool = 
     return im
 
 
+#: How an untrained route's block is framed in :func:`plot_route_outputs`: black and dashed, so that it
+#: stands out on both ends of the diverging colour map.
+UNTRAINED_FRAME = {"ec": PALETTE["black"], "ls": (0, (3, 2)), "lw": 1.3}
+
+
 def plot_route_outputs(ax, outputs, trained, *, title: str = "", vmax: float | None = None,
                        colorbar: bool = False):
     """The network output of every route (Fig. 4h / 6d) as an ``M x M`` mosaic of blocks.
 
     ``outputs``: ``(M, M, N_y, n)``, ``[i, j]`` = route input domain ``i`` -> output domain ``j``;
     block ``(i, j)`` shows it with the ``n`` items as rows and the ``N_y`` features as columns.
-    ``trained``: ``(M, M)`` booleans; untrained routes are framed in the "untrained" colour (orange).
+    ``trained``: ``(M, M)`` booleans; untrained routes are framed by a black dashed line (:data:`UNTRAINED_FRAME`:
+    no colour of the diverging map).
     The colour scale is symmetric, ``[-vmax, vmax]`` (default: the largest absolute output). Returns
     the image (for a shared colour bar); ``colorbar=True`` adds one to ``ax``.
     """
@@ -159,9 +169,9 @@ def plot_route_outputs(ax, outputs, trained, *, title: str = "", vmax: float | N
         for j in range(M):
             if not T[i, j]:
                 ax.add_patch(Rectangle((j * (ny + 1) - 0.5, i * (n + 1) - 0.5), ny, n, fill=False,
-                                       ec=ROLE["untrained"], lw=1.4))
-    ax.set_xticks([j * (ny + 1) + (ny - 1) / 2 for j in range(M)], [str(j + 1) for j in range(M)], fontsize=7)
-    ax.set_yticks([i * (n + 1) + (n - 1) / 2 for i in range(M)], [str(i + 1) for i in range(M)], fontsize=7)
+                                       **UNTRAINED_FRAME))
+    ax.set_xticks([j * (ny + 1) + (ny - 1) / 2 for j in range(M)], [str(j + 1) for j in range(M)])
+    ax.set_yticks([i * (n + 1) + (n - 1) / 2 for i in range(M)], [str(i + 1) for i in range(M)])
     ax.set_xlabel(f"output domain j ({ny} features each)")
     ax.set_ylabel(f"input domain i ({n} items each)")
     ax.set_title(title)

@@ -1,8 +1,12 @@
-"""One figure style for the whole book: palette, sizes, labels and the provenance footer.
+"""One figure style for the whole book: palette, colour maps, sizes and legibility.
 
-The palette is Okabe & Ito's colour-blind-safe set. Chapters call :func:`use_style` once, make
-their figures with :func:`figure`, and finish each with :func:`stamp`, which writes the
-provenance footer (chapter, mode, seeds, gdln version and source hash, wall time) under it.
+The palette is Okabe & Ito's colour-blind-safe set; magnitudes use sequential maps, signed values a
+diverging one. Chapters make their figures with :func:`figure` and finish each with :func:`legible`
+(through :meth:`gdln.book.chapter.Chapter.stamp`, which also puts the provenance in the figure's caption).
+
+Figures are drawn for the book's content column: at most :data:`COLUMN_WIDTH_IN` inches wide (730 CSS
+pixels at 96 px per inch; a cell's output area is about 756 px at a 1400 px window), shown as SVG at their own
+size, with no text under :data:`MIN_FONT_PT` points (11.3 CSS px).
 """
 
 from __future__ import annotations
@@ -11,9 +15,12 @@ from typing import Any
 
 import matplotlib as mpl
 import matplotlib.pyplot as plt
+from matplotlib.colors import ListedColormap
+from matplotlib.text import Text
 
 __all__ = ["PALETTE", "CYCLE", "ROLE", "CMAP_DIVERGING", "CMAP_SEQUENTIAL", "CMAP_SIMILARITY", "CMAP_OUTPUT",
-           "CMAP_TARGETS", "CMAP_MASK", "CMAP_CATEGORICAL", "GRAPH", "use_style", "figure", "stamp"]
+           "CMAP_TARGETS", "CMAP_MASK", "CMAP_CATEGORICAL", "GRAPH", "COLUMN_WIDTH_IN", "MIN_FONT_PT", "PX_PER_IN",
+           "use_style", "figure", "legible", "categorical_colour"]
 
 #: Okabe-Ito palette (colour-blind safe), by name.
 PALETTE: dict[str, str] = {
@@ -50,7 +57,9 @@ CMAP_SIMILARITY = CMAP_DIVERGING
 CMAP_OUTPUT = CMAP_DIVERGING
 CMAP_TARGETS = "Greys"
 CMAP_MASK = "Blues"
-CMAP_CATEGORICAL = "tab20"
+#: Categories (e.g. the hidden pathways of Fig. 5a): the Okabe-Ito colours but black, which draws borders.
+CMAP_CATEGORICAL = ListedColormap([PALETTE[k] for k in ("blue", "orange", "green", "red", "purple", "sky",
+                                                          "yellow")], name="okabe_ito")
 
 #: Architecture graphs (Fig. 2, Fig. 3b): node fills by role (light tints of blue and green), the node
 #: box outline and the edge-name labels.
@@ -63,16 +72,27 @@ GRAPH: dict[str, str] = {
 }
 
 
+#: The widest figure, in inches: 730 CSS px, within a cell's output area (about 756 px at a 1400 px window).
+COLUMN_WIDTH_IN = 7.6
+#: CSS pixels per inch: an SVG figure of w inches is shown w * 96 px wide (when the column is wider).
+PX_PER_IN = 96
+#: The smallest text in a figure, in points: 8.5 pt = 11.3 CSS px at the size shown.
+MIN_FONT_PT = 8.5
+
+
 def use_style() -> None:
-    """Apply the book's matplotlib style (idempotent)."""
+    """Apply the book's matplotlib style (idempotent); in IPython, figures are shown as SVG at their own size."""
     mpl.rcParams.update({
-        "figure.dpi": 110,
-        "savefig.dpi": 150,
-        "figure.figsize": (6.4, 4.0),
-        "font.size": 10,
-        "axes.titlesize": 11,
-        "axes.labelsize": 10,
+        "figure.dpi": PX_PER_IN,
+        "savefig.dpi": 2 * PX_PER_IN,
+        "figure.figsize": (6.4, 3.6),
+        "font.size": 9.5,
+        "axes.titlesize": 10,
+        "axes.labelsize": 9.5,
+        "xtick.labelsize": 9,
+        "ytick.labelsize": 9,
         "legend.fontsize": 9,
+        "legend.title_fontsize": 9,
         "legend.frameon": False,
         "axes.spines.top": False,
         "axes.spines.right": False,
@@ -80,24 +100,51 @@ def use_style() -> None:
         "lines.linewidth": 1.8,
         "image.cmap": CMAP_SEQUENTIAL,
         "figure.constrained_layout.use": True,
+        "svg.fonttype": "path",
+        "svg.hashsalt": "gdln",    # the same figure gives the same SVG (stable ids across runs)
     })
+    _svg_inline()
+
+
+def _svg_inline() -> None:
+    """Inline figures as SVG (sharp at any zoom, shown at their size in inches), when running in IPython."""
+    try:
+        from IPython import get_ipython
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
+    except ImportError:  # pragma: no cover - IPython comes with the book's dependencies
+        return
+    if get_ipython() is not None:
+        set_matplotlib_formats("svg")
 
 
 def figure(ncols: int = 1, nrows: int = 1, *, width: float | None = None, height: float | None = None,
            **kwargs: Any):
-    """``plt.subplots`` in the book's style, sized by panel count unless given."""
+    """``plt.subplots`` in the book's style, sized by panel count unless given, never wider than the column."""
     use_style()
-    w = width if width is not None else min(3.3 * ncols + 0.6, 13.0)
-    h = height if height is not None else 3.0 * nrows + 0.5
-    return plt.subplots(nrows, ncols, figsize=(w, h), squeeze=False, **kwargs)
+    w = width if width is not None else 2.7 * ncols + 0.6
+    h = height if height is not None else 2.9 * nrows + 0.4
+    return plt.subplots(nrows, ncols, figsize=(min(w, COLUMN_WIDTH_IN), h), squeeze=False, **kwargs)
 
 
-def stamp(fig, provenance, seeds=None) -> None:
-    """Write the provenance footer under ``fig`` (small grey text along the bottom edge)."""
-    fig.text(0.005, 0.002, provenance.footer(seeds), fontsize=6.5, color=PALETTE["grey"],
-             ha="left", va="bottom", family="monospace")
-    # leave room for the footer under constrained layout
-    try:
-        fig.get_layout_engine().set(h_pad=0.12)
-    except Exception:  # layout engines differ across matplotlib versions
-        fig.subplots_adjust(bottom=0.14)
+def legible(fig) -> None:
+    """Make ``fig`` legible at the size it is shown: at most :data:`COLUMN_WIDTH_IN` wide (a wider one is narrowed,
+    its height reduced by the same factor but never below 0.8 of it, since the text keeps its size) and no text
+    under :data:`MIN_FONT_PT` (smaller text is raised to it)."""
+    w, h = fig.get_size_inches()
+    if w > COLUMN_WIDTH_IN:
+        fig.set_size_inches(COLUMN_WIDTH_IN, h * max(0.8, COLUMN_WIDTH_IN / w))
+    for ax in fig.axes:  # tick labels made later, at draw time, take the axis' tick settings
+        for axis in (ax.xaxis, ax.yaxis):
+            for which in ("major", "minor"):
+                labels = axis.get_ticklabels(which=which)
+                if labels and min(t.get_fontsize() for t in labels) < MIN_FONT_PT:
+                    axis.set_tick_params(which=which, labelsize=MIN_FONT_PT)
+    for text in fig.findobj(Text):
+        if text.get_text() and text.get_fontsize() < MIN_FONT_PT:
+            text.set_fontsize(MIN_FONT_PT)
+
+
+def categorical_colour(k: int) -> str:
+    """The ``k``-th category's colour (cycling through :data:`CMAP_CATEGORICAL`)."""
+    colours = CMAP_CATEGORICAL.colors
+    return colours[k % len(colours)]
