@@ -9,8 +9,8 @@ import textwrap
 import pytest
 
 from gdln.book.archive import Entry, Verdict
-from gdln.book.site import (_with_box, drop_progress_bars, fold_claim_cells, is_claim_cell, reproduces, verdict_box,
-                            with_claims_table)
+from gdln.book.site import (_with_box, drop_progress_bars, fold_claim_cells, fold_old_run_box, is_claim_cell,
+                            reproduces, verdict_box, with_claims_table)
 
 RECORD = {"chapter": "alpha", "parameters": {"mode": "quick", "seed": 0, "device": "auto"},
           "gdln_source_hash": "abcdef0123456789", "wall_time_s": 1.5, "executed_at": "2026-01-01T00:00:00+00:00"}
@@ -128,3 +128,13 @@ def test_the_box_goes_right_under_the_title():
     cells = _with_box(nb, "BOX")["cells"]
     assert [c.get("source") for c in cells] == ["x", "# Alpha\n", "BOX", "\nOpening.\n"]
     assert len({c.get("id") for c in cells if c.get("id")}) == 3  # cell ids stay unique
+
+
+def test_an_older_runs_run_box_is_folded_so_the_verdict_stays_the_only_box():
+    old = ('<div class="admonition note gdln-run"><p class="admonition-title">Run this chapter</p><p>built in full</p>'
+           "<details><summary>Parameters</summary><table></table></details></div>")
+    out = {"output_type": "display_data", "data": {"text/html": old, "text/plain": "Run this chapter"}}
+    nb = fold_old_run_box({"cells": [code("ch = Chapter()", outputs=[out])]})
+    assert nb["cells"][0]["outputs"][0]["data"]["text/html"] == (
+        '<details class="gdln-run"><summary>Run this chapter yourself</summary><p>built in full</p>'
+        "<details><summary>Parameters</summary><table></table></details></details>")

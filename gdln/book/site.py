@@ -6,7 +6,8 @@ cell that only checks claims has its code folded (:func:`fold_claim_cells`), so 
 one-line badge; and one box under the chapter's title says what the page reproduces, how many of its claims
 pass, names each that does not (its number and a link to its badge), and which run the page shows (mode,
 scale, date, code hash), and whether an archived full run exists and what it is worth (:func:`verdict_box`).
-Progress bars that a cell left in its outputs are dropped (:func:`drop_progress_bars`).
+Progress bars that a cell left in its outputs are dropped (:func:`drop_progress_bars`), and the "Run this
+chapter" box of a run made before that box was folded is folded as today's is (:func:`fold_old_run_box`).
 """
 
 from __future__ import annotations
@@ -46,7 +47,8 @@ from gdln.book.runner import (
 from gdln.data.loaders import cache_dir
 from gdln.util.files import REPO_ROOT, atomic_write_text
 
-__all__ = ["HIDDEN_TAGS", "hide_parameters", "is_claim_cell", "fold_claim_cells", "drop_progress_bars", "with_claims_table", "reproduces",
+__all__ = ["HIDDEN_TAGS", "hide_parameters", "is_claim_cell", "fold_claim_cells", "drop_progress_bars", "fold_old_run_box", "with_claims_table",
+           "reproduces",
            "verdict_box",
            "stage", "check_build_dir", "render"]
 
@@ -271,6 +273,23 @@ def _with_box(nb: dict[str, Any], box: str) -> dict[str, Any]:
     return nb
 
 
+#: How runs made before the run box was folded show it (an archived notebook keeps what its run displayed).
+_OLD_RUN_BOX = '<div class="admonition note gdln-run"><p class="admonition-title">Run this chapter</p>'
+
+
+def fold_old_run_box(nb: dict[str, Any]) -> dict[str, Any]:
+    """``nb`` with a "Run this chapter" box of an older run (an admonition, a second box at the top of the page
+    under the verdict box) folded as today's run element is: the same content under a ``<details>``."""
+    for cell in nb.get("cells", []):
+        for output in cell.get("outputs", []) if cell.get("cell_type") == "code" else []:
+            data = output.get("data", {})
+            text = "".join(data.get("text/html", ""))
+            if text.startswith(_OLD_RUN_BOX) and text.endswith("</div>"):
+                data["text/html"] = ('<details class="gdln-run"><summary>Run this chapter yourself</summary>'
+                                     + text[len(_OLD_RUN_BOX):-len("</div>")] + "</details>")
+    return nb
+
+
 def with_claims_table(nb: dict[str, Any], claims: list[dict[str, Any]] | None) -> dict[str, Any]:
     """``nb`` with the HTML of its claims table (the output of ``ch.finish()``) drawn again from ``claims``, the
     manifest of the same run, by today's :class:`~gdln.book.claims.ClaimsTable`: an archived run's page shows the
@@ -286,8 +305,9 @@ def with_claims_table(nb: dict[str, Any], claims: list[dict[str, Any]] | None) -
 
 
 def _staged(notebook: Path) -> dict[str, Any]:
-    """An executed notebook as a page shows it: parameter cells removed, claim cells folded, progress bars dropped."""
-    return drop_progress_bars(fold_claim_cells(json.loads(hide_parameters(notebook))))
+    """An executed notebook as a page shows it: parameter cells removed, claim cells and an older run's run box
+    folded, progress bars dropped."""
+    return fold_old_run_box(drop_progress_bars(fold_claim_cells(json.loads(hide_parameters(notebook)))))
 
 
 def _chapter_page(build: Path, page: str, results: str) -> str:
