@@ -108,8 +108,10 @@ def hierarchical_dataset(seed: int = 0, *, n_x: int = 4,
 def trained_routes(M: int, K: int, seed: int = 0) -> Tensor:
     """The ``M x M`` boolean pattern of trained routes (Fig. 4d), ``[i, j]`` = route i -> j trained.
 
-    As in the authors' code: input ``i`` is trained with outputs ``(i + k) mod M`` for ``k < K``, then
-    the output columns are shuffled with a permutation drawn from ``seed``. Every input and every
+    As in the authors' MNIST/CIFAR code: input ``i`` is trained with outputs ``(i + k) mod M`` for ``k < K``,
+    then the output columns are shuffled with a permutation drawn from ``seed``. (Their Fig. 4 and Fig. 6
+    notebooks train the unshuffled band ``(i + o) mod M``, ``o = -1, 0, 1, 2``: the same pattern with other
+    column labels, :func:`gdln.tasks.readings.band_routes`.) Every input and every
     output domain has exactly ``K`` trained partners; for ``K < M`` some routes are never trained.
     """
     if isinstance(M, bool) or not isinstance(M, int) or M < 1:
