@@ -72,8 +72,8 @@ def visible_text(fragment: str) -> str:
 
 def outputs(text: str) -> list[str]:
     """The text of every cell output of a page (what the chapter printed or displayed)."""
-    return [html.unescape(re.sub(r"<[^>]+>", "", re.sub(r"<script.*?</script>", "", m, flags=re.S))) for m in
-            re.findall(r'<div class="cell_output docutils container">(.*?)</div>\s*</div>\s*</div>', text, flags=re.S)]
+    return [html.unescape(re.sub(r"<[^>]+>", "", re.sub(r"<script.*?</script>", "", element(text, m.start()), flags=re.S)))
+            for m in re.finditer(r'<div class="cell_output docutils container">', text)]
 
 
 def test_there_are_chapter_pages():
