@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import ast
 import filecmp
-import html
 import re
 import json
 import os
