@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import ast
 import filecmp
-import re
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
