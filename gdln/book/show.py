@@ -30,8 +30,8 @@ def _scalar(x: Any) -> Any:
 
 
 def number(x: Any, digits: int = 3) -> str:
-    """``x`` in ``digits`` significant digits (``3.87``, ``0.0017``, ``1.2e-06``); an integer (or a float that
-    is one and has at most ``digits`` digits) as an integer; NaN as :data:`MISSING`; text unchanged."""
+    """``x`` in ``digits`` significant digits (``3.87``, ``0.0017``, ``1.2e-06``); an integer, or a float that is
+    one below a million (a grid value such as 1000.0), as an integer; NaN as :data:`MISSING`; text unchanged."""
     if digits < 1:
         raise ValueError(f"digits={digits!r} is invalid; expected at least 1 significant digit")
     x = _scalar(x)
@@ -44,6 +44,8 @@ def number(x: Any, digits: int = 3) -> str:
         return MISSING
     if math.isinf(x):
         return "\u221e" if x > 0 else "\u2212\u221e"
+    if x.is_integer() and abs(x) < 1e6:
+        return str(int(x))
     return f"{x:.{digits}g}"
 
 
