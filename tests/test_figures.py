@@ -104,6 +104,17 @@ def test_legible_narrows_wide_figures_and_raises_small_text():
     assert style.MIN_FONT_PT * style.PX_PER_IN / 72 >= 11      # at least 11 CSS px at the size shown
 
 
+def test_legible_wraps_a_title_longer_than_its_panel():
+    fig, ax = style.figure(3, 1)
+    long = "a title much too long to fit above one of three panels side by side"
+    ax[0, 0].set_title(long)
+    ax[0, 1].set_title("short")
+    ax[0, 2].set_title("with $math$ it is left alone, however long the title may be")
+    style.legible(fig)
+    assert "\n" in ax[0, 0].get_title() and ax[0, 0].get_title().replace("\n", " ") == long
+    assert ax[0, 1].get_title() == "short" and "\n" not in ax[0, 2].get_title()
+
+
 def test_book_figures_are_svg_at_their_own_size():
     style.use_style()
     assert matplotlib.rcParams["figure.dpi"] == style.PX_PER_IN and matplotlib.rcParams["svg.fonttype"] == "path"

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import textwrap
+
 import matplotlib as mpl
 import matplotlib.pyplot as plt
 from matplotlib.colors import ListedColormap
@@ -87,13 +89,21 @@ def use_style() -> None:
         "savefig.dpi": 2 * PX_PER_IN,
         "figure.figsize": (6.4, 3.6),
         "font.size": 9.5,
-        "axes.titlesize": 10,
+        "axes.titlesize": 9.5,
         "axes.labelsize": 9.5,
         "xtick.labelsize": 9,
         "ytick.labelsize": 9,
-        "legend.fontsize": 9,
-        "legend.title_fontsize": 9,
-        "legend.frameon": False,
+        "legend.fontsize": MIN_FONT_PT,
+        "legend.title_fontsize": MIN_FONT_PT,
+        "legend.frameon": True,            # a light box: a legend over the data stays legible
+        "legend.framealpha": 0.8,
+        "legend.edgecolor": "none",
+        "legend.borderpad": 0.25,
+        "legend.labelspacing": 0.25,
+        "legend.handlelength": 1.5,
+        "legend.handletextpad": 0.4,
+        "legend.columnspacing": 0.9,
+        "legend.borderaxespad": 0.3,
         "axes.spines.top": False,
         "axes.spines.right": False,
         "axes.prop_cycle": mpl.cycler(color=CYCLE),
@@ -142,6 +152,24 @@ def legible(fig) -> None:
     for text in fig.findobj(Text):
         if text.get_text() and text.get_fontsize() < MIN_FONT_PT:
             text.set_fontsize(MIN_FONT_PT)
+    w, h = fig.get_size_inches()
+    for ax in fig.axes:  # a title or label longer than its panel is wrapped, not run into the next panel
+        spec = ax.get_subplotspec()
+        if spec is None:
+            continue
+        grid = spec.get_gridspec()
+        for text, length in ((ax.title, 0.9 * w / grid.ncols), (ax.xaxis.label, 0.9 * w / grid.ncols),
+                             (ax.yaxis.label, 0.8 * h / grid.nrows)):
+            _wrap(text, length)
+
+
+def _wrap(text: Text, inches: float) -> None:
+    """Break ``text`` into lines no longer than ``inches`` (estimated: a character is about 0.55 em wide);
+    text with mathematics ($) is left alone, a line break inside it would break the formula."""
+    s = text.get_text()
+    chars = max(10, int(inches * 72 / (0.55 * text.get_fontsize())))
+    if s and "$" not in s and "\n" not in s and len(s) > chars:
+        text.set_text(textwrap.fill(s, chars))
 
 
 def categorical_colour(k: int) -> str:
