@@ -24,6 +24,7 @@ from gdln.engines.race import crossing
 from gdln.engines.routing import RoutingRun, RoutingWeights, init_routing_weights, train_routing
 from gdln.tasks import readings as rd
 from gdln.tasks.routing import RoutingTask, task_modes
+from gdln.theory.sharing import half_time
 from gdln.util.device import generator as make_gen
 
 __all__ = ["route_claim_values", "paired_lateness", "Fig4Run", "train_fig4", "train_fig4_readings", "Fig6Run",
@@ -61,8 +62,6 @@ def paired_lateness(t, loss, W0, task: RoutingTask) -> np.ndarray:
     of Eqs. 13-15) removes the network-to-network spread of the start, so the mean over networks measures the
     bias of the prediction itself (positive: late).
     """
-    from gdln.theory.sharing import half_time
-
     t = np.asarray(t, dtype=np.float64)
     L = np.asarray(loss, dtype=np.float64)
     P = predicted_loss(W0.to(dtype=torch.float64, device="cpu"), task.to(dtype=torch.float64, device="cpu"), t)
@@ -112,8 +111,6 @@ def train_fig4_readings(*, seed: int = 0, device="cpu", reps: int | None = None,
     The networks of the first scheme are drawn first from the seeded generator, so adding a reading leaves the
     others' initial weights unchanged.
     """
-    from gdln.theory.sharing import half_time
-
     schemes = (settings.scheme,) if schemes is None else tuple(schemes)
     reps = settings.reps if reps is None else int(reps)
     task = rd.notebook_task(settings, dtype=torch.float32, device=device)
