@@ -167,6 +167,8 @@ def test_race_frames_hold_every_valid_setting_and_only_those():
     assert [c["name"] for c in d["controls"]] == ["M", "K", "P", "sigma0"]
     with pytest.raises(ValueError, match="no frame"):
         explorer.FrameExplorer(ex.controls, ex.frames, {"M": 2, "K": 4, "P": 4, "sigma0": 0.2}, alt=str)
+    with pytest.raises(ValueError, match="expected a setting the explorer allows"):   # before any frame is drawn
+        explorer.race_frames(M=2, K=4, sigma0=0.2, P=4, grid=grid)   # K > M
 
 
 def test_frame_explorer_adds_the_pages_own_setting_to_its_grid():

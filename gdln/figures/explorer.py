@@ -394,6 +394,12 @@ def frame_explorer(controls: Sequence[Control], figure_of: Callable[..., Any], i
     """A :class:`FrameExplorer` over every valid combination of the controls' values: ``figure_of(**setting)``
     draws one frame (computed now, when the chapter runs). The initial value of each control is added to its
     values when they lack it (a page built with other parameters starts at its own setting)."""
+    missing = [c.name for c in controls if c.name not in initial]
+    if missing:
+        raise ValueError(f"initial={dict(initial)!r} is invalid; expected a value for every control, missing {missing}")
+    if not valid(**{c.name: initial[c.name] for c in controls}):
+        raise ValueError(f"initial={dict(initial)!r} is invalid; expected a setting the explorer allows (checked "
+                         "before any frame is drawn)")
     controls = [Control(c.name, sorted(set(c.values) | {initial[c.name]}), c.label) for c in controls]
     frames, layout = {}, None
     for combo in itertools.product(*(c.values for c in controls)):
