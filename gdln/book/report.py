@@ -253,8 +253,7 @@ def _summary(chapters: list[ChapterClaims]) -> str:
     for g, cs in by_group.items():
         if not cs:
             continue
-        cells = "".join(f'<td class="{STATUS_CLASS[s] if counts[g][s] else "gdln-zero"}">{counts[g][s] or DOT}</td>'
-                        for s in SUMMARY_ORDER)
+        cells = _count_cells(counts[g])
         group_rows.append(f'<tr class="gdln-group-{g}"><td>{html.escape(GROUPS[g])}</td><td>{len(cs)}</td>{cells}</tr>')
     groups = (f'<table class="gdln-report-table gdln-chapter-counts gdln-group-counts"><thead><tr><th>claims</th>'
               f'<th>total</th>{head_cells}</tr></thead><tbody>{"".join(group_rows)}</tbody></table>\n')
@@ -265,13 +264,18 @@ def _summary(chapters: list[ChapterClaims]) -> str:
             why = "not executed" if ch.record is None else "no claims manifest"
             rows.append(f'<tr><td>{link}</td><td colspan="{len(SUMMARY_ORDER) + 1}"><b>{why}</b></td></tr>')
             continue
-        cells = "".join(f'<td class="{STATUS_CLASS[s] if ch.counts.get(s) else "gdln-zero"}">{ch.counts.get(s) or DOT}</td>'
-                        for s in SUMMARY_ORDER)
+        cells = _count_cells(ch.counts)
         rows.append(f"<tr><td>{link}</td><td>{len(ch.claims)}</td>{cells}</tr>")
     block = (f'<table class="gdln-report-table gdln-chapter-counts"><thead><tr><th>chapter</th><th>claims</th>{head_cells}'
              f'</tr></thead><tbody>{"".join(rows)}</tbody></table>\n')
     return "\n\n".join(x for x in (head, apart_text, groups, failing_text, not_passing_html(chapters),
                                      f"{origin} By chapter, every group together:", block) if x)
+
+
+def _count_cells(counts: dict[str, int]) -> str:
+    """One table cell per status of :data:`SUMMARY_ORDER`: the count, coloured by its status, or a dot for none."""
+    return "".join(f'<td class="{STATUS_CLASS[s] if counts.get(s) else "gdln-zero"}">{counts.get(s) or DOT}</td>'
+                   for s in SUMMARY_ORDER)
 
 
 def judged_at(claim: dict[str, Any], manifest: dict[str, Any]) -> tuple[str, str]:
