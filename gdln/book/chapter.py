@@ -31,6 +31,7 @@ from gdln.book import bounds
 from gdln.book.claims import Claims, ClaimsTable
 from gdln.book.parameters import DEVICE, MODE, SEED, ParameterDoc, Validator, check_values, parameter_docs
 from gdln.book.provenance import Provenance
+from gdln.book.show import scalar
 from gdln.figures.style import legible
 from gdln.util.device import resolve_device
 from gdln.util.files import REPO_ROOT
@@ -66,13 +67,6 @@ def command_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return shlex.quote(str(value))
-
-
-def _plain(value: Any) -> Any:
-    """A torch/numpy scalar as a Python number (so that glue's text/plain is a literal)."""
-    if hasattr(value, "item") and getattr(value, "ndim", 0) == 0:
-        value = value.item()
-    return value
 
 
 class Chapter:
@@ -149,7 +143,7 @@ class Chapter:
         """
         from myst_nb import glue
 
-        glue(name, _plain(value), display=False)
+        glue(name, scalar(value), display=False)   # a Python number: glue's text/plain is a literal
 
     def finish(self) -> ClaimsTable:
         """Write the claims manifest and return the claims table (the chapter's last cell)."""

@@ -16,13 +16,13 @@ from collections.abc import Iterable, Mapping
 from numbers import Number
 from typing import Any
 
-__all__ = ["number", "numbers", "pairs", "settings", "Settings", "MISSING"]
+__all__ = ["scalar", "number", "numbers", "pairs", "settings", "Settings", "MISSING"]
 
 #: How a value that was not measured (NaN) is written.
 MISSING = "n/a"
 
 
-def _scalar(x: Any) -> Any:
+def scalar(x: Any) -> Any:
     """A numpy or torch scalar as a Python number; anything else unchanged."""
     if hasattr(x, "item") and getattr(x, "ndim", 0) == 0:
         return x.item()
@@ -34,7 +34,7 @@ def number(x: Any, digits: int = 3) -> str:
     one below a million (a grid value such as 1000.0), as an integer; NaN as :data:`MISSING`; text unchanged."""
     if digits < 1:
         raise ValueError(f"digits={digits!r} is invalid; expected at least 1 significant digit")
-    x = _scalar(x)
+    x = scalar(x)
     if isinstance(x, bool) or not isinstance(x, Number):
         return str(x)
     if isinstance(x, int):
@@ -72,7 +72,7 @@ def _flat(values: Mapping[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
 
 
 def _value(value: Any, digits: int) -> str:
-    value = _scalar(value)
+    value = scalar(value)
     if isinstance(value, (list, tuple)):
         return numbers(value, digits)
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10_000:
