@@ -72,6 +72,15 @@ def test_readings_tables_name_both_pages_and_their_sources():
         rd.readings_html("xor")
 
 
+def test_readings_table_shows_the_notebooks_units_computed_not_typed():
+    u = rd.notebook_units()
+    # 28 trained routes of 49, N_y = 7: the notebooks' loss is 2 * 28 / 7 = 8 times Eq. 1
+    assert u["fig4_factor"] == pytest.approx(8.0) and u["fig4_step"] == pytest.approx(0.02 * 8)
+    assert u["fig4_t"] == pytest.approx(500 * 0.02 * 8) and u["fig6_t"] == pytest.approx(700 * 0.006 * 8)
+    h = rd.readings_html("routing")
+    assert "{" not in h and f"t = {u['fig4_t']:g}" in h and f"{u['fig4_step']:g} for lr = 0.02" in h
+
+
 def test_route_claim_values_and_fig4_at_a_small_size():
     f = er.train_fig4(reps=2, settings=rd.NotebookSettings(rd.FIG4_NOTEBOOK, M=4, offsets=(0, 1), n_h=8,
                                                           scheme="orthogonal", epochs=40, reps=2, sigma0=0.2, lr=0.02))

@@ -53,6 +53,7 @@ What does change results is the initialisation (:data:`READINGS`) and the step a
 
 from __future__ import annotations
 
+import html
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -64,7 +65,7 @@ from torch import Tensor
 from gdln.tasks.routing import DEFAULT_MAGNITUDES, RoutingTask, hierarchical_dataset
 
 __all__ = ["REPO", "FIG4_NOTEBOOK", "FIG6_NOTEBOOK", "Reading", "READINGS", "readings_html", "NotebookSettings",
-           "FIG4", "FIG6", "band_routes", "notebook_task", "loss_factor", "eq1_step", "eq1_time",
+           "FIG4", "FIG6", "band_routes", "notebook_task", "loss_factor", "eq1_step", "eq1_time", "notebook_units",
            "theory_dt_factor", "fig6_scales", "fig6_lr", "claims_by_reading_html"]
 
 REPO = "facebookresearch/gated-dln"
@@ -95,7 +96,7 @@ READINGS: tuple[Reading, ...] = (
             "lambda is the step on Eq. 1 averaged over trained routes and items; t = step x lambda (tau = 1)",
             "the book's reading of Sec. 4 ('lambda = .02'); Eq. 1",
             "lr is a step on the sum over trained routes of the mean over items and features: "
-            "(2|T|/N_y) lambda on Eq. 1 (0.16 for lr = 0.02); 500 epochs = t = 80",
+            "(2|T|/N_y) lambda on Eq. 1 ({fig4_step:g} for lr = 0.02); 500 epochs = t = {fig4_t:g}",
             f"{FIG4_NOTEBOOK} cells 1, 3; {FIG6_NOTEBOOK} cells 1, 3, 12", ("routing", "initialization")),
     Reading("inputs and targets",
             "random orthonormal item vectors (seeded), the same on every domain; targets root 6, branch 4, leaf 3",
@@ -111,22 +112,22 @@ READINGS: tuple[Reading, ...] = (
     Reading("horizon",
             "routing: t = 50 (quick) / 100 (full); initialization: 2,000 (quick) / 3,000 (full) steps of 0.15/max(1, sigma_0^4)",
             "the book's choice (the paper gives no horizon)",
-            "500 epochs at lr 0.02 (t = 80 on Eq. 1); Fig. 6 sweep: 700 epochs at 0.006/sigma_0^(1/3) "
-            "(t = 33.6 sigma_0^(-1/3) on Eq. 1)",
+            "500 epochs at lr 0.02 (t = {fig4_t:g} on Eq. 1); Fig. 6 sweep: 700 epochs at 0.006/sigma_0^(1/3) "
+            "(t = {fig6_t:g} sigma_0^(-1/3) on Eq. 1)",
             f"{FIG4_NOTEBOOK} cell 1; {FIG6_NOTEBOOK} cell 12", ("routing", "initialization")),
 )
 
 
 def readings_html(page: str) -> str:
     """The readings table of ``page`` ("routing" or "initialization") as an HTML table."""
-    import html
     rows = [r for r in READINGS if page in r.pages]
     if not rows:
         raise ValueError(f"page={page!r} has no readings; expected one of routing, initialization")
+    values = notebook_units()
     head = ("<tr><th>open setting</th><th>reading this page uses</th><th>its source</th>"
             "<th>alternative reading</th><th>its source</th></tr>")
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in (r.setting, r.used, r.used_source,
-                                                                           r.alternative, r.alternative_source))
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(c.format(**values))}</td>"
+                                         for c in (r.setting, r.used, r.used_source, r.alternative, r.alternative_source))
                    + "</tr>" for r in rows)
     return f'<table class="gdln-readings">{head}{body}</table>'
 
@@ -212,6 +213,15 @@ def eq1_time(epochs: int, lr: float, task: RoutingTask) -> float:
     return int(epochs) * eq1_step(lr, task)
 
 
+def notebook_units() -> dict[str, float]:
+    """The notebooks' step and horizons in the book's units, computed (the readings table shows them):
+    ``fig4_factor`` (:func:`loss_factor`), ``fig4_step`` (:func:`eq1_step` of lr 0.02), ``fig4_t`` (500 epochs),
+    ``fig6_t`` (700 epochs of the Fig. 6 sweep at ``sigma_0 = 1``; ``t`` scales as ``sigma_0^(-1/3)``)."""
+    t4, t6 = notebook_task(FIG4), notebook_task(FIG6)
+    return dict(fig4_factor=loss_factor(t4), fig4_step=eq1_step(FIG4.lr, t4), fig4_t=eq1_time(FIG4.epochs, FIG4.lr, t4),
+                fig6_t=eq1_time(FIG6.epochs, float(fig6_lr(1.0)), t6))
+
+
 def theory_dt_factor(M: int, n: int, n_y: int) -> float:
     """``2 M^2 / (n N_y)``: the time per epoch, in units of ``lr``, of Eqs. 44-46 written as the notebooks write them.
 
@@ -234,7 +244,6 @@ def claims_by_reading_html(rows, readings: Sequence[str]) -> str:
     (shown as it is) or ``None`` (not measured there). A claim holds under a reading when its status there is
     ``"pass"``.
     """
-    import html
 
     def cell(c) -> str:
         if c is None:
