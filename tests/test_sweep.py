@@ -19,6 +19,7 @@ from gdln.sweep import (
     shard,
 )
 from gdln.sweep.__main__ import main as sweep_main
+from gdln.sweep import spec as sweep_spec
 from gdln.sweep.spec import ARRAYS, build_family
 
 SPEC = SweepSpec(family="mnist-permuted", M=3, Ks=(1, 2, 3), gains=(0.1,), seeds=(0, 1), n_h=8,
@@ -120,3 +121,20 @@ def test_replay_of_a_stored_run_is_exact_and_catches_a_change(family, single):
     assert replay_prefix(other, single, steps=8, family=family) > 0.0  # a changed protocol does not retrace it
     with pytest.raises(ValueError, match="steps=5 is not among them"):
         replay_prefix(SPEC, single, steps=5, family=family)
+
+
+def test_build_family_lets_the_kept_family_go_before_building_another(monkeypatch):
+    """Two families never share the memory: an M = 40 rotated family holds 9 GB, and a chapter that
+    replays one archived sweep after another would otherwise hold the old one while building the next."""
+    held = []
+
+    def fake_build(spec, **kw):
+        held.append(list(sweep_spec._LAST_FAMILY))
+        return object()
+
+    monkeypatch.setattr(sweep_spec, "_LAST_FAMILY", [])
+    monkeypatch.setattr(sweep_spec, "_build_family", fake_build)
+    a = build_family(SPEC)
+    assert build_family(SPEC) is a  # the same family again: kept, not rebuilt
+    build_family(dataclasses.replace(SPEC, M=4))
+    assert held == [[], []]

@@ -115,11 +115,13 @@ def build_family(spec: SweepSpec, *, data_dir=None, device="cpu") -> TaskFamily:
     """The task family of ``spec`` (data read from the data directory, see :mod:`gdln.data`).
 
     The last family built is kept, so that sweeps of one family in a row (a chapter's K sweep, gain
-    sweep and leaky sweep) decode, permute or encode the images once.
+    sweep and leaky sweep) decode, permute or encode the images once. It is let go before another is
+    built, so that two families never share the memory (one M = 40 rotated family holds 9 GB).
     """
     key = (*family_key(spec), str(data_dir), str(device))
     if _LAST_FAMILY and _LAST_FAMILY[0] == key:
         return _LAST_FAMILY[1]
+    _LAST_FAMILY.clear()
     fam = _build_family(spec, data_dir=data_dir, device=device)
     _LAST_FAMILY[:] = [key, fam]
     return fam
