@@ -198,7 +198,8 @@ def test_sweep_replica_depends_only_on_its_seed_and_point():
 def test_trained_route_engine_equals_the_all_routes_engine(permuted, nl, loss):
     """engine="trained" (only the gated routes, shared pixel basis) trains exactly as engine="all"
     (every route computed, loss masked): equal to float64 round-off, for K-regular masks of several K
-    in one batch and for a mask with uneven rows (padding of weight 0)."""
+    in one batch, for a mask with uneven rows (padding of weight 0) and for a group of replicas that
+    are not contiguous."""
     M, d, n, C = 5, 12, 60, 4
     g = gen(7)
     dom = (RN.Domains(torch.randn(n, d, dtype=F64, generator=g), pixel_permutations(M, d, 0)) if permuted
@@ -207,6 +208,7 @@ def test_trained_route_engine_equals_the_all_routes_engine(permuted, nl, loss):
     masks = torch.stack([trained_routes(M, k, seed=s) for k in (1, 3, 5) for s in (0, 1)])
     masks[1, 0] = False
     masks[1, 0, 2:4] = True  # input 0 of replica 1 has two trained outputs, the others one
+    masks = masks[[2, 0, 3, 1, 4, 5]]  # K = 3 replicas at rows 0 and 2: a group that is not a slice
     lr = torch.tensor([0.05, 0.1, 0.05, 0.1, 0.2, 0.05], dtype=F64)
     kw = dict(steps=20, lr=lr, loss=loss, momentum=0.9, batch_size=8, seed=3, progress=False, record_every=1)
     a = _net(R=6, M=M, d=d, n_h=7, C=C, gains=[0.5] * 6, nl=nl)

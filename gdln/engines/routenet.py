@@ -168,29 +168,40 @@ def route_weights(mask: torch.Tensor, dtype) -> torch.Tensor:
 
 
 def losses_and_output_gradient(out: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor,
-                               loss: str) -> tuple[torch.Tensor, torch.Tensor]:
+                               loss: str, *, class_major: bool = False,
+                               overwrite: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-route losses ``(R, M_in, M_out)`` (as :func:`route_losses`) and ``dL/dout`` of
     ``L_r = sum_ij weights[r,i,j] * loss_ij``, in ``out``'s layout.
 
-    ``out (R, M_in, B, M_out, C)`` (contiguous, as :func:`route_outputs` stores it), ``targets (M_out, B)``
-    (or ``(R, M_in, B, M_out)``: one class per example and route, as :func:`trained_route_step` gathers them).
+    ``out (R, M_in, B, M_out, C)`` (contiguous, as :func:`route_outputs` stores it) with ``targets (M_out, B)``
+    or ``(R, M_in, B, M_out)`` (one class per example and route); with ``class_major``, ``out
+    (R, M_in, M_out, C, B)`` and ``targets (R, M_in, M_out, B)`` (as :func:`trained_route_step` computes
+    them: the reductions over the C = 10 classes then run along rows of B contiguous numbers).
     CE: ``(softmax(out) - onehot(y)) w / B``; MSE: ``(out - onehot(y)) w / B``. Untrained routes
     (``w = 0``) get exactly zero. The softmax is written out (torch's kernel is slow for C = 10).
+    ``overwrite``: the gradient is written over ``out`` (no new memory for it).
     """
-    R, M, B, N, C = out.shape
-    scale = (weights / B).view(R, M, 1, N, 1)
-    t = targets.T if targets.ndim == 2 else targets
+    if class_major:
+        R, M, N, C, B = out.shape
+        scale, c, t = (weights / B).view(R, M, N, 1, 1), -2, targets
+    else:
+        R, M, B, N, C = out.shape
+        scale, c = (weights / B).view(R, M, 1, N, 1), -1
+        t = (targets.T if targets.ndim == 2 else targets).expand(R, M, B, N)
+    b = -1 if class_major else -2  # the batch dimension once the class dimension is gone
     if loss == "ce":
-        idx = t.expand(R, M, B, N).unsqueeze(-1)  # the target class of each example and route
-        top = out.amax(-1, keepdim=True)
-        res = (out - top).exp_()
-        tot = res.sum(-1, keepdim=True)
-        per_route = (tot.log() + top - out.gather(-1, idx)).squeeze(-1).mean(-2)
-        res.mul_(scale / tot).scatter_add_(-1, idx, (-scale).expand(R, M, B, N, 1))  # (softmax - y) w / B
+        idx = t.unsqueeze(c)  # the target class of each example and route
+        top = out.amax(c, keepdim=True)
+        picked = out.gather(c, idx)
+        res = (out.sub_(top) if overwrite else out - top).exp_()
+        tot = res.sum(c, keepdim=True)
+        per_route = (tot.log() + top - picked).squeeze(c).mean(b)
+        res.mul_(scale / tot).scatter_add_(c, idx, (-scale).expand_as(idx))  # (softmax - y) w / B
         return per_route, res
     if loss == "mse":
-        res = out - F.one_hot(t, C).to(out.dtype)  # (B, M_out, C) or (R, M_in, B, M_out, C)
-        return 0.5 * (res ** 2).sum(-1).mean(-2), res.mul_(scale)
+        y = F.one_hot(t, C).to(out.dtype).movedim(-1, c)
+        res = out.sub_(y) if overwrite else out - y
+        return 0.5 * (res ** 2).sum(c).mean(b), res.mul_(scale)
     raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
 
 
@@ -300,6 +311,10 @@ class TrainLayout:
     each, with no per-domain copy of the batch. The change of basis is exact (a gather) and commutes
     with momentum SGD, whose updates are elementwise. Other domains (rotations, features) keep ``enc``
     as it is.
+
+    ``work`` holds the step's activations and gradients between steps (:meth:`scratch`): a fresh
+    55 MB tensor is new memory to the operating system each time, and at M = 40 its page faults took
+    13% of the step.
     """
 
     enc: torch.Tensor
@@ -308,6 +323,14 @@ class TrainLayout:
     bufs: list[torch.Tensor]
     nonlinearity: str
     perms: torch.Tensor | None
+    work: dict = field(default_factory=dict, repr=False)
+
+    def scratch(self, key, *shape: int) -> torch.Tensor:
+        """The step's buffer ``key`` of ``shape`` (uninitialised; the same memory at every step)."""
+        buf = self.work.get(key)
+        if buf is None or buf.shape != shape:
+            buf = self.work[key] = torch.empty(shape, dtype=self.enc.dtype, device=self.enc.device)
+        return buf
 
     @classmethod
     def of(cls, net: RouteNet, perms: torch.Tensor | None) -> "TrainLayout":
@@ -342,52 +365,51 @@ def trained_route_step(st: TrainLayout, x: torch.Tensor, targets: torch.Tensor, 
     R, M, Nh, d = st.enc.shape
     C, B, nl = st.dec.shape[2], x.shape[-2], st.nonlinearity
     shared = st.perms is not None
+    a1 = st.scratch("a1", R, M, B, Nh)
     if shared:  # (R*M) encoders against one batch: a batched product with the batch broadcast (no copy)
-        a1 = torch.matmul(x, st.enc.view(R * M, Nh, d).transpose(1, 2)).view(R, M, B, Nh)
+        torch.bmm(x.expand(R * M, B, d), st.enc.view(R * M, Nh, d).transpose(1, 2), out=a1.view(R * M, B, Nh))
     else:  # each replica's M encoders against the M domains' batches
-        a1 = torch.empty(R, M, B, Nh, dtype=st.enc.dtype, device=st.enc.device)
         for r in range(R):
             torch.bmm(x, st.enc[r].transpose(1, 2), out=a1[r])
     h = _act(a1, nl).view(R, M * B, Nh)
-    a2 = torch.bmm(h, st.hid.transpose(1, 2))
+    a2 = torch.bmm(h, st.hid.transpose(1, 2), out=st.scratch("a2", R, M * B, Nh))
     z = _act(a2, nl)
     step = lr is not None
     L = torch.zeros(R, dtype=z.dtype, device=z.device)
-    g_z = torch.empty_like(z) if step else None
-    g_dec = torch.zeros_like(st.dec) if step else None
+    g_z = st.scratch("g_z", R, M * B, Nh) if step else None
+    g_dec = st.scratch("g_dec", *st.dec.shape).zero_() if step else None
     reps = torch.arange(R, device=z.device)
     dec_rows = st.dec.view(R * M, C * Nh)
-    for sel, J, w in plan.groups:
+    for n, (sel, J, w) in enumerate(plan.groups):
         Rg, k = J.shape[0], J.shape[2]
         zg = z[sel].reshape(Rg * M, B, Nh)
         rows = (reps[sel].view(Rg, 1, 1) * M + J).view(-1)  # the trained decoders, as rows of dec (R*M_out)
-        dsel = dec_rows.index_select(0, rows).view(Rg * M, k * C, Nh)
-        out = torch.bmm(zg, dsel.transpose(1, 2)).view(Rg, M, B, k, C)
-        tsel = targets[J].permute(0, 1, 3, 2)  # (R_g, M, B, k): each example's class on each trained route
-        per_route, g_out = losses_and_output_gradient(out, tsel, w, loss)
+        dsel = torch.index_select(dec_rows, 0, rows, out=st.scratch(("dsel", n), Rg * M * k, C * Nh))
+        dsel = dsel.view(Rg * M, k * C, Nh)
+        # class-major outputs (R_g, M_in, k, C, B): the softmax reduces across rows of B numbers
+        out = torch.bmm(dsel, zg.transpose(1, 2), out=st.scratch(("out", n), Rg * M, k * C, B))
+        per_route, g_out = losses_and_output_gradient(out.view(Rg, M, k, C, B), targets[J], w, loss,
+                                                      class_major=True, overwrite=True)
         L[sel] = (per_route * w).sum((1, 2))
         if step:
-            g_out = g_out.view(Rg * M, B, k * C)
+            g_out = g_out.view(Rg * M, k * C, B)
             if isinstance(sel, slice):
-                torch.bmm(g_out, dsel, out=g_z[sel].view(Rg * M, B, Nh))
+                torch.bmm(g_out.transpose(1, 2), dsel, out=g_z[sel].view(Rg * M, B, Nh))
             else:
-                g_z[sel] = torch.bmm(g_out, dsel).view(Rg, M * B, Nh)
-            g_dec.view(R * M, C * Nh).index_add_(0, rows, torch.bmm(g_out.transpose(1, 2), zg).view(-1, C * Nh))
+                g_z[sel] = torch.bmm(g_out.transpose(1, 2), dsel).view(Rg, M * B, Nh)
+            g_rows = torch.bmm(g_out, zg, out=st.scratch(("g_dec", n), Rg * M, k * C, Nh))
+            g_dec.view(R * M, C * Nh).index_add_(0, rows, g_rows.view(-1, C * Nh))
     if not step:
         return L
     g_a2 = _act_backward(a2, g_z, nl)
     g_hid = torch.bmm(g_a2.transpose(1, 2), h)
-    g_a1 = _act_backward(a1, torch.bmm(g_a2, st.hid).view(R, M, B, Nh), nl)
+    g_a1 = _act_backward(a1, torch.bmm(g_a2, st.hid, out=st.scratch("g_h", R, M * B, Nh)).view(R, M, B, Nh), nl)
     b_enc, b_hid, b_dec = st.bufs
-    if shared:
-        b_enc.view(R * M, Nh, d).baddbmm_(g_a1.view(R * M, B, Nh).transpose(1, 2), x.expand(R * M, B, d),
-                                          beta=momentum)
-    else:
-        for r in range(R):
-            b_enc[r].baddbmm_(g_a1[r].transpose(1, 2), x, beta=momentum)
+    for r, lr_r in enumerate(lr.tolist()):  # each replica's encoders updated while their buffer is in cache
+        b_enc[r].baddbmm_(g_a1[r].transpose(1, 2), x.expand(M, B, d) if shared else x, beta=momentum)
+        st.enc[r].add_(b_enc[r], alpha=-lr_r)
     b_hid.mul_(momentum).add_(g_hid)
     b_dec.mul_(momentum).add_(g_dec)
-    st.enc.addcmul_(lr.view(R, 1, 1, 1), b_enc, value=-1)
     st.hid.addcmul_(lr.view(R, 1, 1), b_hid, value=-1)
     st.dec.addcmul_(lr.view(R, 1, 1, 1), b_dec, value=-1)
     return L
