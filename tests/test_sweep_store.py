@@ -262,3 +262,24 @@ def test_jobs_are_cancelled_when_the_parent_is_interrupted_or_terminated():
             os.kill(os.getpid(), signal.SIGTERM)  # turned into KeyboardInterrupt inside the block
     assert jobs[0].cancelled and not jobs[1].cancelled
     assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # restored
+
+
+def test_local_shards_that_would_not_fit_in_memory_are_refused_before_any_work(tmp_path, monkeypatch):
+    """submitit's local executor starts every shard at once: nine M = 40 rotated shards need ~80 GB."""
+    from gdln.sweep import submit
+
+    big = dataclasses.replace(SPEC, family="mnist-rotated", M=40, n_train=60000, n_test=10000, downsample=1,
+                              n_h=128, Ks=tuple(range(2, 11)), gains=(0.1,), seeds=(0, 1, 2),
+                              train={**SPEC.train, "lr": 0.05, "batch_size": 100})
+    each = submit.shard_memory_bytes(big, 9)
+    assert 8.8e9 < each < 10e9  # 40 rotated copies of 70,000 images of 784 float32 pixels: 8.8 GB
+    perm = submit.shard_memory_bytes(dataclasses.replace(big, family="mnist-permuted"), 9)
+    assert perm < each / 5  # permuted domains hold the images once
+    monkeypatch.setattr(submit, "_available_memory", lambda: int(24e9))
+    monkeypatch.setattr(submit, "run", lambda *a, **k: pytest.fail("trained although the call must be refused"))
+    with pytest.raises(ValueError, match=r"9 local shard processes at once need about 8\d\.\d GB .* 24\.0 GB available"):
+        submit.run_to_store("big", big, 9, what="x", command="x", executor="local", folder=tmp_path / "jobs",
+                            store=tmp_path, log=lambda _: None)
+    with pytest.raises(ValueError, match="--executor none"):
+        submit.run_sharded(big, 9, folder=tmp_path / "jobs", executor="local")
+    assert not any(tmp_path.glob("*.shards"))

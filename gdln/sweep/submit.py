@@ -26,12 +26,13 @@ import submitit
 import torch
 
 from gdln.engines.routenet import SweepResult
+from gdln.tasks.resnet import N_FEATURES
 from gdln.sweep.shards import assemble, discard_shards, file_shard, filed_shards
 from gdln.sweep.spec import SweepSpec, build_family, gather, run, shard
 from gdln.sweep.store import archive, preflight
 from gdln.util.version import source_hash
 
-__all__ = ["EXECUTORS", "run_shard", "ShardJob", "run_sharded", "estimate_seconds", "run_to_store"]
+__all__ = ["EXECUTORS", "run_shard", "ShardJob", "run_sharded", "estimate_seconds", "run_to_store", "shard_memory_bytes"]
 
 EXECUTORS = ("local", "slurm")
 
@@ -106,6 +107,48 @@ def _cancel_on_exit(jobs: list):
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
+def shard_memory_bytes(spec: SweepSpec, n_shards: int) -> int:
+    """Estimated peak memory of one shard's process: its task family's inputs, the weights of its largest
+    block of replicas (network, training copy, momentum, gradients, buffers: 5 copies), the activations
+    of a batch, and 0.5 GB for the interpreter, torch and the decoded images. Rotated and CIFAR domains
+    hold ``M`` transformed copies of the data (an M = 40 rotated MNIST family: 8.8 GB); permuted
+    domains hold one."""
+    R = max(len(sub.points) * len(sub.seeds) for sub, _, _ in shard(spec, n_shards))
+    d = N_FEATURES if spec.family.startswith("cifar") else (28 // spec.downsample) ** 2
+    copies = 1 if spec.family == "mnist-permuted" else spec.M
+    batch = spec.train.get("batch_size") or spec.n_train
+    inputs = 4 * copies * (spec.n_train + spec.n_test) * d
+    weights = 5 * 4 * R * spec.M * (spec.n_h * d + spec.n_h ** 2 + 10 * spec.n_h)
+    activations = 6 * 4 * R * spec.M * batch * spec.n_h
+    return int(inputs + weights + activations + 0.5e9)
+
+
+def _available_memory() -> int | None:
+    """Bytes of memory available to new processes (``MemAvailable``), or None where it cannot be read."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _check_local_memory(spec: SweepSpec, n_shards: int, n_jobs: int) -> None:
+    """Refuse, before any work, ``n_jobs`` local shard processes at once that would not fit in memory
+    (submitit's local executor starts them all together)."""
+    avail, each = _available_memory(), shard_memory_bytes(spec, n_shards)
+    if avail is not None and n_jobs * each > avail:
+        raise ValueError(f"{n_jobs} local shard processes at once need about {n_jobs * each / 1e9:.1f} GB "
+                         f"({each / 1e9:.1f} GB each, {spec.family} at M = {spec.M}) and this machine has "
+                         f"{avail / 1e9:.1f} GB available; use --executor none (the shards one after another "
+                         "in this process, resumable) or fewer --shards")
+
+
 def run_sharded(spec: SweepSpec, n_shards: int, *, folder: str | os.PathLike, executor: str = "local",
                 device: str = "cpu", data_dir: str | os.PathLike | None = None, threads: int = 0,
                 slurm: dict | None = None, timeout_min: int = 60) -> SweepResult:
@@ -115,6 +158,8 @@ def run_sharded(spec: SweepSpec, n_shards: int, *, folder: str | os.PathLike, ex
     ``gpus_per_node``, ``cpus_per_task``, ``mem_gb``, ``array_parallelism``, ``account``, ...).
     """
     parts = shard(spec, n_shards)
+    if executor == "local":
+        _check_local_memory(spec, n_shards, len(parts))
     ex = _executor(folder, executor, slurm, timeout_min)
     n = len(parts)
     dd = None if data_dir is None else str(Path(data_dir).resolve())
@@ -166,6 +211,8 @@ def run_to_store(name: str, spec: SweepSpec, n_shards: int, *, what: str, comman
     n = len(parts)
     done = filed_shards(name, spec, n, store)
     missing = [i for i in range(n) if i not in done]
+    if executor == "local" and missing:
+        _check_local_memory(spec, n_shards, len(missing))
     log(f"[gdln.sweep] {name}: {n} shards, {len(done)} filed, {len(missing)} to train")
     started = time.perf_counter()
     if missing and executor == "none":
