@@ -403,7 +403,10 @@ def trained_route_step(st: TrainLayout, x: torch.Tensor, targets: torch.Tensor, 
         return L
     g_a2 = _act_backward(a2, g_z, nl)
     g_hid = torch.bmm(g_a2.transpose(1, 2), h)
-    g_a1 = _act_backward(a1, torch.bmm(g_a2, st.hid, out=st.scratch("g_h", R, M * B, Nh)).view(R, M, B, Nh), nl)
+    g_h = st.scratch("g_h", R, M * B, Nh)
+    for r in range(R):  # one product per replica: as one batched product it ran at 2/3 of this speed (M = 40)
+        torch.mm(g_a2[r], st.hid[r], out=g_h[r])
+    g_a1 = _act_backward(a1, g_h.view(R, M, B, Nh), nl)
     b_enc, b_hid, b_dec = st.bufs
     for r, lr_r in enumerate(lr.tolist()):  # each replica's encoders updated while their buffer is in cache
         b_enc[r].baddbmm_(g_a1[r].transpose(1, 2), x.expand(M, B, d) if shared else x, beta=momentum)
