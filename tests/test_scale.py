@@ -214,10 +214,6 @@ OLD_NAME = re.compile(r"full[-_]only", re.IGNORECASE)
 COMPUTES = {Path("gdln/book/scale.py")}
 #: The modules that read old manifests and notebooks (they map the old name to the new one).
 READS_OLD = {Path("gdln/book/claims.py"), Path("gdln/book/archive.py")}
-#: Files other engineers are changing at the same time (issue 17): each still holds the phrase or the old name,
-#: listed for its owner to correct; remove a file from here once corrected (the test then guards it too).
-PENDING = {Path("gdln/book/bounds.py"): "module docstring (full_only, \"full-only\")",
-           Path("gdln/book/cli.py"): "module docstring (full-only claims)"}
 
 
 def _scanned() -> list[Path]:
@@ -232,17 +228,13 @@ def _hits(pattern: re.Pattern, path: Path) -> list[str]:
 
 
 def test_no_page_docstring_or_readme_line_types_the_papers_scale():
-    found = [h for f in _scanned() if f not in COMPUTES | set(PENDING) for h in _hits(PHRASE, f)]
+    found = [h for f in _scanned() if f not in COMPUTES for h in _hits(PHRASE, f)]
     assert not found, ("a run is called the paper's scale in typed text; say what it is, or compute the comparison "
                        "with gdln.book.scale.against_paper:\n  " + "\n  ".join(found))
     assert _hits(PHRASE, next(iter(COMPUTES)))  # the scan itself finds the phrase where it is computed
 
 
 def test_the_old_name_full_only_is_gone_but_for_reading_old_manifests():
-    found = [h for f in _scanned() if f not in READS_OLD | set(PENDING) for h in _hits(OLD_NAME, f)]
+    found = [h for f in _scanned() if f not in READS_OLD for h in _hits(OLD_NAME, f)]
     assert not found, "the old status name, renamed larger-run:\n  " + "\n  ".join(found)
 
-
-def test_every_pending_file_still_needs_its_correction():
-    fixed = [str(f) for f in PENDING if not (_hits(PHRASE, f) or _hits(OLD_NAME, f))]
-    assert not fixed, f"corrected: remove {fixed} from PENDING in tests/test_scale.py so the scan guards them"

@@ -1,8 +1,8 @@
 """Quick-mode guards: a declared value and bound for claims that quick mode cannot judge against the paper.
 
-A claim judged only in full mode (``full_only``) or a declared deviation (``known_deviation``)
-says nothing in quick mode about whether the code still computes what it computed: its value could
-drift and every quick build would still show "full-only" or "deviates". So each such claim gets a
+A claim judged only on a larger run than quick mode (``larger_run=True``) or a declared deviation
+(``known_deviation``) says nothing in quick mode about whether the code still computes what it computed:
+its value could drift and every quick build would still show "larger-run" or "deviates". So each such claim gets a
 *guard* in quick mode: the value it was declared with and a bound taken from the spread over seeds.
 
 :func:`declare` runs a chapter in quick mode once per seed (the chapter's ``seed`` parameter: other
@@ -39,7 +39,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from gdln.book.claims import BOUNDS_DIR, bounds_dir
+from gdln.book.claims import BOUNDS_DIR, LARGER_RUN, LEGACY_STATUSES, bounds_dir
 from gdln.book.guards import read as load_guards
 from gdln.book.provenance import source_hash
 from gdln.book.runner import execute, published
@@ -56,8 +56,9 @@ load = load_guards
 
 def guarded(claim: Mapping[str, Any]) -> bool:
     """Whether a claim needs a quick-mode guard: judged only on a larger run than quick mode (status
-    ``"larger-run"``, ``"full-only"`` in manifests written before the rename), or a declared deviation."""
-    return claim["status"] in ("larger-run", "full-only", "deviates") or "Known deviation:" in claim.get("note", "")
+    ``"larger-run"``, or its old name in manifests written before the rename), or a declared deviation."""
+    status = LEGACY_STATUSES.get(claim["status"], claim["status"])
+    return status in (LARGER_RUN, "deviates") or "Known deviation:" in claim.get("note", "")
 
 
 def bound_of(values: Sequence[float], resolution: float) -> tuple[float, float, str]:

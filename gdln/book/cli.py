@@ -4,7 +4,7 @@
 stands; ``archive CHAPTER --full-build DIR`` archives the full-mode run published in build folder DIR,
 fingerprinted by the quick-mode run of the same code in the default build folder (or ``--quick-build``).
 ``bounds CHAPTER --seeds 0 1 2`` runs the chapter in quick mode once per seed (in scratch build folders)
-and declares the quick-mode guards of its full-only claims and declared deviations
+and declares the quick-mode guards of its larger-run claims and declared deviations
 (``results/bounds/CHAPTER.json``, :mod:`gdln.book.bounds`).
 
 Before any chapter executes, ``run`` and ``build`` check every value (``--mode``, ``--seed`` and ``--device``
