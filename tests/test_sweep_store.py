@@ -207,6 +207,7 @@ def test_re_archiving_keeps_the_old_entry_until_the_new_one_is_complete(tmp_path
     (["--lr", "nan"], "--lr nan is invalid"),
     (["--momentum", "nan"], "--momentum nan is invalid"),
     (["--momentum", "1.5"], "--momentum 1.5 is invalid"),
+    (["--threads", "-1"], "--threads -1 is invalid"),
     (["--device", "tpu"], "--device tpu"),
     (["--executor", "slurm"], "no SLURM"),
     (["--archive", "../up"], "name='../up' is invalid"),
@@ -283,3 +284,55 @@ def test_local_shards_that_would_not_fit_in_memory_are_refused_before_any_work(t
     with pytest.raises(ValueError, match="--executor none"):
         submit.run_sharded(big, 9, folder=tmp_path / "jobs", executor="local")
     assert not any(tmp_path.glob("*.shards"))
+
+
+def test_a_sweep_killed_by_sigkill_resumes_and_equals_one_uninterrupted_run(tmp_path, family):
+    """The real thing, not a simulated exception: ``python -m gdln.sweep ... --archive`` in its own process is
+    killed with SIGKILL while it trains (after its first shard is filed, before its last), which leaves
+    nothing that counts as a result; the same command again trains only what is missing and archives exactly
+    the arrays of the same sweep run in one piece without interruption."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from gdln.sweep import shards
+
+    args = ["--family", "mnist-permuted", "--M", "3", "--Ks", "1", "2", "3", "--gains", "0.1", "--seeds", "0", "1",
+            "--n-h", "8", "--n-train", "200", "--n-test", "100", "--downsample", "4", "--steps", "2000",
+            "--batch-size", "20", "--lr", "0.05", "--executor", "none", "--threads", "1", "--what", "killed"]
+    killed, whole = tmp_path / "killed", tmp_path / "whole"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "gdln.sweep", *args, "--store", str(killed), "--archive", "k"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    folder = killed / "k.shards"
+    deadline = time.monotonic() + 300
+    while not list(folder.glob("shard-*.json")):  # wait for the first shard's record, the commit point
+        assert proc.poll() is None, f"the sweep ended before a shard was filed: {proc.stderr.read().decode()[-2000:]}"
+        assert time.monotonic() < deadline, "no shard was filed in 5 minutes"
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=60)
+    proc.stderr.close()
+    records = sorted(p.stem for p in folder.glob("shard-*.json"))
+    assert 1 <= len(records) < 3, f"the kill did not land mid-sweep ({records} filed)"
+    assert not list(killed.glob("k*.json")) and not list(killed.glob("k-*.npz")), "a killed sweep left an entry"
+    # what the killed process left (a shard's arrays without a record, temporary files) is not a filed shard
+    spec = next(iter(json.loads(p.read_text())["sweep"] for p in folder.glob("shard-*.json")))
+    spec = SweepSpec.from_json(json.dumps(spec))
+    assert sorted(shards.filed_shards("k", spec, 3, killed)) == [int(r.split("-")[1]) for r in records]
+
+    threads = torch.get_num_threads()  # --threads 1 (the killed process's, for the same bits) sets this process's
+    try:
+        assert sweep_main([*args, "--store", str(killed), "--archive", "k"]) == 0
+        assert sweep_main([*args, "--store", str(whole), "--archive", "k", "--shards", "1"]) == 0
+    finally:
+        torch.set_num_threads(threads)
+    resumed, uninterrupted = store.load(killed / "k.json"), store.load(whole / "k.json")
+    assert resumed.spec == uninterrupted.spec == spec
+    for name in ("trained", "untrained", "acc", "masks"):  # bit for bit (NaN where K = M leaves no untrained route)
+        torch.testing.assert_close(getattr(resumed.result, name), getattr(uninterrupted.result, name),
+                                   rtol=0, atol=0, equal_nan=True, msg=name)
+    for a, b in zip(resumed.result.history.loss, uninterrupted.result.history.loss, strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    assert resumed.record["shards"]["n"] == 3 and not folder.exists()

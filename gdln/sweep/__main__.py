@@ -27,6 +27,7 @@ import sys
 import time
 from pathlib import Path
 
+import torch
 import yaml
 
 from gdln.sweep.spec import FAMILIES, SweepSpec, run, save_result
@@ -140,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--slurm", nargs="*", default=[], metavar="KEY=VALUE",
                    help="submitit SLURM parameters without the slurm_ prefix (partition=gpu gpus_per_node=1 ...)")
     p.add_argument("--timeout-min", type=int, default=60)
-    p.add_argument("--threads", type=int, default=0, help="torch threads per job (0: torch's default)")
+    p.add_argument("--threads", type=int, default=0, help="torch threads per job, or of this process with --executor none (0: torch's default)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--data-dir", default=None)
     p.add_argument("--folder", default="_build/sweeps", help="submitit's logs and pickles")
@@ -159,6 +160,8 @@ def main(argv: list[str] | None = None) -> int:
                          train=dict(steps=args.steps, batch_size=args.batch_size, lr=args.lr[0] if len(args.lr) == 1 else list(args.lr),
                                     momentum=args.momentum, loss=args.loss))
         _check(args, spec)
+        if args.threads and args.executor == "none":  # the jobs of an executor set their own (run_shard)
+            torch.set_num_threads(args.threads)
         command = "python -m gdln.sweep " + shlex.join(argv)
         if args.archive:
             n_shards = args.shards or len(spec.points)
@@ -202,6 +205,8 @@ def _check(args, spec: SweepSpec) -> None:
         raise ValueError(f"--momentum {args.momentum} is invalid; expected a number in [0, 1)")
     if len(args.lr) not in (1, len(spec.points)):
         raise ValueError(f"--lr has {len(args.lr)} values; expected 1 or one per point ({len(spec.points)})")
+    if args.threads < 0:
+        raise ValueError(f"--threads {args.threads} is invalid; expected a positive number (or 0: torch's default)")
     if args.shards < 0:
         raise ValueError(f"--shards {args.shards} is invalid; expected a positive number (or 0: automatic)")
     if args.time_limit_min is not None and not (math.isfinite(args.time_limit_min) and args.time_limit_min > 0):
