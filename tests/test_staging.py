@@ -9,7 +9,9 @@ import textwrap
 import pytest
 
 from gdln.book.archive import Entry, Verdict
-from gdln.book.site import (_with_box, drop_progress_bars, fold_claim_cells, fold_old_run_box, is_claim_cell,
+from gdln.book.runner import chapters
+from gdln.util.files import REPO_ROOT
+from gdln.book.site import (_with_box, front_matter, statement, drop_progress_bars, fold_claim_cells, fold_old_run_box, is_claim_cell,
                             reproduces, verdict_box, with_claims_table)
 
 RECORD = {"chapter": "alpha", "parameters": {"mode": "quick", "seed": 0, "device": "auto"},
@@ -88,6 +90,34 @@ def test_what_a_page_reproduces_is_read_from_its_opening():
     assert reproduces([plain]) == "This chapter builds the rest."
     assert reproduces([{"cell_type": "markdown", "source": "# Gamma\n\nOnly this."}]) == "Only this."
     assert reproduces([code("x")]) == ""
+
+
+def test_a_declared_statement_stands_in_for_the_lifted_sentence(tmp_path):
+    src = tmp_path / "alpha.md"
+    cells = [{"cell_type": "markdown", "source": "# Alpha\n\nThis chapter reproduces Fig. 3 and Eq. 2."}]
+    src.write_text("---\nkernelspec:\n  name: python3\nreproduces: >-\n  This page reproduces Fig. 3\n  and Eq. 2 of\n"
+                   "  the paper.\n---\n\n# Alpha\n", encoding="utf-8")
+    assert statement(src, cells) == "This page reproduces Fig. 3 and Eq. 2 of the paper."
+    assert statement(tmp_path / "absent.md", cells) == "This chapter reproduces Fig. 3 and Eq. 2."  # lifted
+    src.write_text("---\nreproduces: ''\n---\n# Alpha\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="'reproduces' in the front matter is ''"):
+        statement(src, cells)
+    src.write_text("---\n- a list\n---\n# Alpha\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="not a YAML mapping"):
+        statement(src, cells)
+
+
+def test_every_chapter_declares_what_it_does_in_words_its_opening_does_not_repeat():
+    """The verdict box stands right above the chapter's opening: its first line must not be a sentence the reader
+    meets again a line below (it was, on routing, race and experiments, when it was lifted from the opening)."""
+    for name in chapters(REPO_ROOT):
+        src = REPO_ROOT / "book" / f"{name}.md"
+        said = front_matter(src).get("reproduces")
+        assert isinstance(said, str) and said.startswith("This page "), f"{src}: no 'reproduces:' sentence"
+        opening = " ".join(src.read_text(encoding="utf-8").split("\n---\n", 1)[1].split())
+        assert " ".join(said.split()) not in opening, f"{src}: the box would repeat the opening"
+        box = verdict_box(name, statement(src, []), "build", [], RECORD, None, None)
+        assert box.splitlines()[2] == " ".join(said.split())  # the box's first line, without a "This page:" label
 
 
 def test_the_box_names_every_claim_that_does_not_pass_with_its_number_and_anchor():

@@ -47,7 +47,7 @@ from gdln.data.loaders import cache_dir
 from gdln.util.files import REPO_ROOT, atomic_write_text
 
 __all__ = ["HIDDEN_TAGS", "hide_parameters", "is_claim_cell", "fold_claim_cells", "drop_progress_bars", "fold_old_run_box", "with_claims_table",
-           "reproduces",
+           "front_matter", "statement", "reproduces",
            "verdict_box",
            "stage", "check_build_dir", "render"]
 
@@ -197,6 +197,32 @@ def reproduces(cells: list[dict[str, Any]]) -> str:
         next((x for x in said if x.startswith("This chapter")), None) or (said[0] if said else "")
 
 
+def front_matter(source: Path) -> dict[str, Any]:
+    """The YAML front matter of a MyST chapter ``source`` (``{}`` when it has none or the file is absent); a front
+    matter that is not a YAML mapping is a ``ValueError`` naming the file."""
+    try:
+        text = source.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    if not text.startswith("---\n"):
+        return {}
+    end = text.find("\n---\n", 3)
+    meta = yaml.safe_load(text[4:end]) if end > 0 else None
+    if not isinstance(meta, dict):
+        raise ValueError(f"{source}: the front matter between the first two '---' lines is not a YAML mapping")
+    return meta
+
+
+def statement(source: Path, cells: list[dict[str, Any]]) -> str:
+    """What a chapter page does, for the first line of its verdict box: the ``reproduces:`` sentence of the chapter's
+    front matter (written to stand alone, so the box does not repeat the opening that follows it), else a sentence
+    lifted from its opening (:func:`reproduces`). Read from today's source, so an archived run's page says it too."""
+    declared = front_matter(source).get("reproduces")
+    if declared is not None and not (isinstance(declared, str) and declared.strip()):
+        raise ValueError(f"{source}: 'reproduces' in the front matter is {declared!r}; expected one sentence")
+    return " ".join(declared.split()) if declared else reproduces(cells)
+
+
 def _when(record: dict[str, Any]) -> str:
     return record["executed_at"].replace("T", " ")[:16] + " UTC"
 
@@ -220,7 +246,8 @@ def verdict_box(page: str, sentence: str, shown: str, claims: list[dict[str, Any
     ``machine``, date, code hash), with the archived full run's standing (``v``) when one exists."""
     if shown not in RESULTS:
         raise ValueError(f"shown={shown!r} is invalid; expected one of {RESULTS}")
-    lines = [f"**This page:** {sentence}"] if sentence else []
+    said = sentence if sentence.startswith(("This page", "This chapter")) else f"**This page:** {sentence}"
+    lines = [said] if sentence else []
     failing = not_passing_html([ChapterClaims(page, page, claims)], here=True) if claims else ""
     if claims is None:
         lines.append("**This run wrote no claims manifest.**")
@@ -309,15 +336,16 @@ def _staged(notebook: Path) -> dict[str, Any]:
     return fold_old_run_box(drop_progress_bars(fold_claim_cells(json.loads(hide_parameters(notebook)))))
 
 
-def _chapter_page(build: Path, page: str, results: str) -> str:
-    """The staged notebook of chapter ``page``: this build's run, or its archived full run (see :data:`RESULTS`),
-    with its parameter cells removed, its claim cells folded and the verdict box under its title."""
+def _chapter_page(build: Path, page: str, results: str, source: Path) -> str:
+    """The staged notebook of chapter ``page`` (whose MyST source is ``source``): this build's run, or its archived
+    full run (see :data:`RESULTS`), with its parameter cells removed, its claim cells folded and the verdict box
+    under its title."""
     record = read_record(build, page)
     v = archive.verdict(build, page)
     if results == "archive" and v.entry is not None and v.shown:
         claims = [read(c) for c in v.entry.claims]
         nb = with_claims_table(_staged(v.entry.notebook), claims)
-        box = verdict_box(page, reproduces(nb.get("cells", [])), "archive", claims, v.entry.manifest["record"],
+        box = verdict_box(page, statement(source, nb.get("cells", [])), "archive", claims, v.entry.manifest["record"],
                           v.entry.manifest["machine"], v)
         return json.dumps(_with_box(nb, box), indent=1, ensure_ascii=False) + "\n"
     notebook, _, claims_path = _paths(build, page)
@@ -325,7 +353,7 @@ def _chapter_page(build: Path, page: str, results: str) -> str:
     if record:
         claims = read_manifest(claims_path) if claims_path.exists() else None
         nb = with_claims_table(nb, claims)
-        nb = _with_box(nb, verdict_box(page, reproduces(nb.get("cells", [])), "build", claims, record, None, v))
+        nb = _with_box(nb, verdict_box(page, statement(source, nb.get("cells", [])), "build", claims, record, None, v))
     return json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
 
 
@@ -385,7 +413,7 @@ def stage(names: Sequence[str], *, root: Path = REPO_ROOT, build: Path | None = 
     for dst, src in copies.items():
         _sync(src, dst)
     generated = {site / "_toc.yml": yaml.safe_dump(_keep(_toc(root), set(pages)), sort_keys=False)}
-    generated.update({dst: _chapter_page(build, page, results) for dst, page in notebooks.items()})
+    generated.update({dst: _chapter_page(build, page, results, book / f"{page}.md") for dst, page in notebooks.items()})
     if REPORT in pages:
         template = book / f"{REPORT}.md"
         text = template.read_text(encoding="utf-8") if template.exists() else f"# Reproduction report\n\n{REPORT_MARKER}\n"
