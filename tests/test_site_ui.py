@@ -88,6 +88,12 @@ def test_every_figure_is_numbered_with_a_caption_and_alt_text(name):
         assert re.match(r"Figure \d+", words), f"{where}: the figure is not numbered: {words[:60]!r}"
         assert "Made by chapter" in words and "gdln" in words and "mode" in words, f"{where}: no provenance in the caption"
         assert len(words.split("Made by chapter")[0]) > 40, f"{where}: the caption says nothing before its provenance"
+    # numbered within the chapter ("Figure 6.1" is the first figure of chapter 6), not through the whole book
+    numbers = [text_of(re.search(r"<figcaption>(.*?)</figcaption>", f, re.S).group(1)).split()[1].rstrip(".")
+               for f in figures(name)]
+    chapter = re.search(r'<h1>\s*<span class="section-number">(\d+)\.', article(name))
+    assert chapter, f"{name}: the chapter's title carries no number"
+    assert numbers == [f"{chapter.group(1)}.{i}" for i in range(1, len(numbers) + 1)], f"{name}: figures {numbers}"
 
 
 def _svg_width_px(src: str) -> float | None:
