@@ -248,11 +248,15 @@ def test_check_rejects_an_unknown_kind_of_evidence(tmp_path):
 
 def test_report_folds_all_but_the_first_sentence(chapters):
     text = report_text(chapters)
-    assert "<td>Only one sentence</td>" in text  # nothing to fold
+    assert '<td colspan="6">Only one sentence</td>' in text  # nothing to fold; a row of its own across the table
     assert "<details><summary>First sentence.</summary><p>Second one.</p></details>" in text  # larger-run, folded
     assert ("<details open><summary>First sentence.</summary><p>Second one.</p><p>why it matters</p></details>"
             in text)  # a failure shows its notes
     assert "<p>n.</p><p><b>Known deviation:</b> the reason</p>" in text
+    rows = re.findall(r"<tr\b[^>]*>.*?</tr>", re.search(r'<table class="[^"]*gdln-claims-table.*?</table>', text, re.S)[0])
+    body = rows[1:]  # each claim: its row of six cells, then its statement in one cell across the table
+    assert len(body) == 2 * text.count('id="report-') and len(body) >= 8
+    assert all(a.count("<td") == 6 and b.count("<td") == 1 and 'colspan="6"' in b for a, b in zip(body[::2], body[1::2]))
 
 
 def test_report_html_blocks_have_no_blank_lines(chapters):

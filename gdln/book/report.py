@@ -325,9 +325,15 @@ def _archive_summary(chapters: list[ChapterClaims]) -> str:
     return "**Full mode (archived runs, `results/`):** " + "; ".join(parts) + ".\n"
 
 
+#: The columns of the report's table of every claim; each claim's statement is a row of its own below them, across
+#: the table (as a column it made the table wider than the page at any screen width).
+CLAIMS_TABLE_HEAD = ("status", "claim", "paper", "measured vs criterion", "margin", "full run (archived)")
+
+
 def _claims_table(chapters: list[ChapterClaims]) -> str:
     """Every claim, failures and deviations first: status, link to the claim, paper, measured vs criterion,
-    margin, statement (first sentence; the rest and the notes folded)."""
+    margin, the archived full run's verdict; below them, across the table, the statement (first sentence; the rest
+    and the notes folded)."""
     entries = [(ch, i, c) for ch in chapters for i, c in enumerate(ch.claims or [], start=1)]
     order = {s: k for k, s in enumerate(STATUS_ORDER)}
     entries.sort(key=lambda e: order.get(e[2]["status"], len(order)))  # stable: book order within a status
@@ -358,12 +364,12 @@ def _claims_table(chapters: list[ChapterClaims]) -> str:
             f'<td>{esc(c["ref"])}</td>'
             f'<td class="gdln-mvc"><b>{esc(short_number(c["measured"]))}</b> vs {esc(crit)}</td>'
             f'<td class="gdln-margin">{_margin_text(_margin(c))}</td>'
-            f"<td>{_full_cell(ch, c['id'])}</td>"
-            f"<td>{statement}</td></tr>")
+            f"<td>{_full_cell(ch, c['id'])}</td></tr>"
+            f'<tr class="{STATUS_CLASS.get(c["status"], "claim-larger-run")} gdln-statement">'
+            f'<td colspan="{len(CLAIMS_TABLE_HEAD)}">{statement}</td></tr>')
     if not rows:
         return "No chapter recorded any claim.\n"
-    head = "".join(f"<th>{h}</th>" for h in ("status", "claim", "paper", "measured vs criterion", "margin",
-                                              "full run (archived)", "statement"))
+    head = "".join(f"<th>{h}</th>" for h in CLAIMS_TABLE_HEAD)
     return (f'<table class="gdln-report-table gdln-claims-table"><thead><tr>{head}</tr></thead>'
             f'<tbody>{"".join(rows)}</tbody></table>\n')
 
