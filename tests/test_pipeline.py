@@ -178,7 +178,7 @@ def test_report_gathers_every_claim_with_status_link_and_provenance(repo):
         assert f'<td class="claim-{status}">1</td>' in row
     assert text.index("alpha.three") < text.index("alpha.four") < text.index("alpha.two") < text.index("alpha.one")
     assert 'href="alpha.html#claim-alpha-one"' in text and ">LARGER-RUN<" in text and "{doc}`alpha <alpha>`" in text
-    assert "<td>a | b</td>" in text  # the claims table is raw HTML: a pipe needs no escaping there
+    assert "<td colspan=\"6\">a | b</td>" in text  # the claims table is raw HTML: a pipe needs no escaping there
     assert "`abcdef0123`" in text and "1.5 s" in text and "**not executed**" in text
 
 
