@@ -420,3 +420,26 @@ def test_one_grid_step_accepts_exactly_one_step_in_floating_point():
         assert not compare(g[M // 2 - 2], t, tol, "abs")
     with pytest.raises(ValueError, match="at least two finite grid values"):
         one_grid_step([0.4], 0.4)
+
+
+def test_a_claim_that_fails_on_the_archived_run_is_named_in_the_headline_though_it_passes_here(tmp_path):
+    """A quick-mode pass must not hide a failure of the larger archived run: the summary names it, with its number
+    on the page and the scale it was judged at; a stale archive is not judged, so it names nothing."""
+    from gdln.book.report import ChapterClaims, archived_not_passing, report_text
+
+    quick = [claim("alpha.one", "pass"), claim("alpha.two", "pass", 2.0)]
+    full = [{**quick[0], "mode": "full"}, {**quick[1], "status": "fail", "passed": False, "mode": "full", "measured": 0.3}]
+    shown = ChapterClaims("alpha", "Alpha", quick, None, _entry(tmp_path, full), "verified by fingerprint")
+    text = report_text([shown])
+    headline = text.split("By chapter, every group together")[0]
+    assert "**Every claim passes.**" in headline
+    assert "**On the archived full runs (1 chapter), 1 claim does not pass**" in headline
+    item = re.search(r'<li><span class="gdln-status claim-fail">FAIL</span> <a href="alpha.html#claim-alpha-two">alpha #2 '
+                     r'<code>alpha.two</code></a>: .*?judged at: full mode; CPU \(2 cores\).*?</li>', headline)
+    assert item, headline
+    assert [(n, c["id"]) for _, n, c in archived_not_passing([shown])] == [(2, "alpha.two")]
+    stale = report_text([ChapterClaims("alpha", "Alpha", quick, None, _entry(tmp_path, full), "stale")])
+    assert "On the archived full runs" not in stale and archived_not_passing(
+        [ChapterClaims("alpha", "Alpha", quick, None, _entry(tmp_path, full), "stale")]) == []
+    passing = report_text([ChapterClaims("alpha", "Alpha", quick, None, _entry(tmp_path, full[:1]), "current")])
+    assert "**On the archived full runs (1 chapter), every claim passes.**" in passing

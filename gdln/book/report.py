@@ -195,18 +195,51 @@ def _counts_text(counts: dict[str, int], *, judged_here: str = "in this build") 
     return "; ".join(parts)
 
 
-def not_passing_html(chapters: Sequence[ChapterClaims], *, here: bool = False) -> str:
-    """Every claim of ``chapters`` that does not pass, one line each: status, chapter and number, id (a link to its
-    badge), measured vs criterion, reference and group; a raw HTML block, "" when every claim passes. ``here``: the
-    links are to anchors of the page itself (a chapter's own box), not to ``<chapter>.html``."""
+def _not_passing_list(entries: Sequence[tuple[ChapterClaims, int | None, dict[str, Any], str]], here: bool) -> str:
+    """``entries`` (chapter, number on its page, claim, what to add) as a raw HTML list, one line each: status,
+    chapter and number, id (a link to its badge), measured vs criterion, reference and group; "" for none."""
     esc = html.escape
     items = [f'<li>{_status(c["status"])} <a href="{"" if here else esc(ch.name) + ".html"}#{anchor(c["id"])}">'
-             f'{"" if here else esc(ch.name) + " "}#{n} <code>{esc(c["id"])}</code></a>: {measured_vs_criterion(c)} '
-             f'({esc(c["ref"])}; {esc(GROUP_NAMES[group_of(c)])})</li>'
-             for ch, n, c in not_passing(chapters)]
-    if not items:
+             f'{"" if here else esc(ch.name) + " "}{"" if n is None else f"#{n} "}<code>{esc(c["id"])}</code></a>: '
+             f'{measured_vs_criterion(c)} ({esc(c["ref"])}; {esc(GROUP_NAMES[group_of(c)])}){extra}</li>'
+             for ch, n, c, extra in entries]
+    return f'<ul class="gdln-not-passing">{"".join(items)}</ul>\n' if items else ""
+
+
+def not_passing_html(chapters: Sequence[ChapterClaims], *, here: bool = False) -> str:
+    """Every claim of ``chapters`` that does not pass, one line each (see :func:`_not_passing_list`); a raw HTML
+    block, "" when every claim passes. ``here``: the links are to anchors of the page itself (a chapter's own box),
+    not to ``<chapter>.html``."""
+    return _not_passing_list([(ch, n, c, "") for ch, n, c in not_passing(chapters)], here)
+
+
+def archived_not_passing(chapters: Sequence[ChapterClaims]) -> list[tuple[ChapterClaims, int | None, dict[str, Any]]]:
+    """``(chapter, number on this build's page or None, claim)`` of every claim that does not pass on a chapter's
+    archived full run that is shown (current or verified by fingerprint), in :data:`STATUS_ORDER`, then book order."""
+    order = {s: k for k, s in enumerate(STATUS_ORDER)}
+    out = []
+    for ch in chapters:
+        if ch.archived is None or ch.archive_status not in SHOWN:
+            continue
+        here = numbered(ch.claims) if ch.claims else {}
+        out += [(ch, here.get(c["id"]), c) for c in ch.full_claims.values() if c["status"] != "pass"]
+    return sorted(out, key=lambda e: order.get(e[2]["status"], len(order)))
+
+
+def _archived_not_passing_text(chapters: Sequence[ChapterClaims]) -> str:
+    """The claims that do not pass on the archived full runs, by name with the scale each was judged at (a failure
+    there must not hide behind a quick-mode pass); "" when there is no archived run or every claim passes there."""
+    shown = [ch for ch in chapters if ch.archived is not None and ch.archive_status in SHOWN]
+    if not shown:
         return ""
-    return f'<ul class="gdln-not-passing">{"".join(items)}</ul>\n'
+    entries = archived_not_passing(chapters)
+    if not entries:
+        return f"**On the archived full runs ({_plural(len(shown), 'chapter', 'chapters')}), every claim passes.**"
+    esc = html.escape
+    lines = [(ch, n, c, f'<br><span class="gdln-scale">judged at: {esc(judged_at(c, ch.archived.manifest)[0])}</span>')
+             for ch, n, c in entries]
+    return (f"**On the archived full runs ({_plural(len(shown), 'chapter', 'chapters')}), {_plural(len(entries), 'claim does', 'claims do')} "
+            "not pass**, each with the scale it was judged at:\n\n" + _not_passing_list(lines, here=False))
 
 
 def _larger_run_text(chapters: Sequence[ChapterClaims]) -> str:
@@ -269,6 +302,7 @@ def _summary(chapters: list[ChapterClaims]) -> str:
     block = (f'<table class="gdln-report-table gdln-chapter-counts"><thead><tr><th>chapter</th><th>claims</th>{head_cells}'
              f'</tr></thead><tbody>{"".join(rows)}</tbody></table>\n')
     return "\n\n".join(x for x in (head, apart_text, groups, failing_text, not_passing_html(chapters),
+                                     _archived_not_passing_text(chapters),
                                      f"{origin} By chapter, every group together:", block) if x)
 
 
