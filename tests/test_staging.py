@@ -168,3 +168,14 @@ def test_an_older_runs_run_box_is_folded_so_the_verdict_stays_the_only_box():
     assert nb["cells"][0]["outputs"][0]["data"]["text/html"] == (
         '<details class="gdln-run"><summary>Run this chapter yourself</summary><p>built in full</p>'
         "<details><summary>Parameters</summary><table></table></details></details>")
+
+
+def test_the_box_says_at_which_M_the_claims_were_judged_from_their_records():
+    """A run's parameters (M_mnist = 10) need not be the M its panels were judged at (taken from the sweep archive
+    at M = 40): the box counts the M that each claim's recorded scale names."""
+    at = lambda M: {"kind": "sweep", "M": M}  # noqa: E731
+    claims = [{**claim("a.one", "pass"), "scale": at(40)}, {**claim("a.two", "pass"), "scale": at(40)},
+              {**claim("a.three", "fail"), "scale": at(10)}, claim("a.four", "pass")]
+    box = verdict_box("alpha", "It reproduces Fig. 3.", "build", claims, RECORD, None, None)
+    assert "Its claims are judged on sweeps at M = 40 (2 claims) and M = 10 (1 claim); each claim names its scale." in box
+    assert "judged on sweeps" not in verdict_box("alpha", "x", "build", [claim("a.one", "pass")], RECORD, None, None)

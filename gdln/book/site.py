@@ -238,6 +238,18 @@ def _passing(claims: list[dict[str, Any]]) -> str:
     return f"{sum(c['status'] == 'pass' for c in claims)} of {len(claims)} claims pass"
 
 
+def _judged_on(claims: list[dict[str, Any]] | None) -> str:
+    """" Its claims are judged on sweeps at M = 40 (7 claims) and M = 10 (1 claim), ..." from the scale each claim
+    records (a run's own parameters need not say it: a panel may come from the sweep archive at a larger M); ""
+    when no claim names a sweep."""
+    Ms = [c["scale"]["M"] for c in claims or [] if isinstance(c.get("scale"), dict) and c["scale"].get("M")]
+    if not Ms:
+        return ""
+    parts = [f"M = {M} ({Ms.count(M)} {'claim' if Ms.count(M) == 1 else 'claims'})" for M in sorted(set(Ms), reverse=True)]
+    said = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+    return f" Its claims are judged on sweeps at {said}; each claim names its scale."
+
+
 def verdict_box(page: str, sentence: str, shown: str, claims: list[dict[str, Any]] | None, record: dict[str, Any],
                 machine: dict[str, Any] | None, v: "archive.Verdict | None") -> str:
     """The one box under a chapter's title (MyST markdown): what the page reproduces (``sentence``), how many of its
@@ -258,9 +270,11 @@ def verdict_box(page: str, sentence: str, shown: str, claims: list[dict[str, Any
         lines.append(f"**{_passing(claims)}**; each that does not:")
     if shown == "archive":
         run = (f"**This page shows the archived {record['parameters']['mode']}-mode run** "
-               f"(`results/{page}/`, {v.status}): {_run_line(record, machine)}, {duration(record['wall_time_s'])}.")
+               f"(`results/{page}/`, {v.status}): {_run_line(record, machine)}, {duration(record['wall_time_s'])}."
+               + _judged_on(claims))
     else:
-        run = f"**This page shows this build's {record['parameters']['mode']}-mode run**: {_run_line(record, None)}."
+        run = (f"**This page shows this build's {record['parameters']['mode']}-mode run**: {_run_line(record, None)}."
+               + _judged_on(claims))
         if v is not None and v.entry is not None:
             entry = v.entry
             if v.shown:
