@@ -176,9 +176,14 @@ def _plural(n: int, one: str, many: str) -> str:
 def not_passing(chapters: Sequence[ChapterClaims]) -> list[tuple[ChapterClaims, int, dict[str, Any]]]:
     """``(chapter, number on its page, claim)`` of every claim whose status is not pass, in :data:`STATUS_ORDER`,
     then book order."""
+    return _in_status_order([(ch, numbered(ch.claims)[c["id"]], c) for ch in chapters for c in ch.claims or []
+                             if c["status"] != "pass"])
+
+
+def _in_status_order(entries: list[tuple[ChapterClaims, int | None, dict[str, Any]]]) -> list:
+    """``(chapter, number, claim)`` entries in :data:`STATUS_ORDER`; stable, so book order within a status."""
     order = {s: k for k, s in enumerate(STATUS_ORDER)}
-    out = [(ch, numbered(ch.claims)[c["id"]], c) for ch in chapters for c in ch.claims or [] if c["status"] != "pass"]
-    return sorted(out, key=lambda e: order.get(e[2]["status"], len(order)))  # stable: book order within a status
+    return sorted(entries, key=lambda e: order.get(e[2]["status"], len(order)))
 
 
 def _counts_text(counts: dict[str, int], *, judged_here: str = "in this build") -> str:
@@ -216,20 +221,22 @@ def not_passing_html(chapters: Sequence[ChapterClaims], *, here: bool = False) -
 def archived_not_passing(chapters: Sequence[ChapterClaims]) -> list[tuple[ChapterClaims, int | None, dict[str, Any]]]:
     """``(chapter, number on this build's page or None, claim)`` of every claim that does not pass on a chapter's
     archived full run that is shown (current or verified by fingerprint), in :data:`STATUS_ORDER`, then book order."""
-    order = {s: k for k, s in enumerate(STATUS_ORDER)}
     out = []
-    for ch in chapters:
-        if ch.archived is None or ch.archive_status not in SHOWN:
-            continue
+    for ch in _archives_shown(chapters):
         here = numbered(ch.claims) if ch.claims else {}
         out += [(ch, here.get(c["id"]), c) for c in ch.full_claims.values() if c["status"] != "pass"]
-    return sorted(out, key=lambda e: order.get(e[2]["status"], len(order)))
+    return _in_status_order(out)
+
+
+def _archives_shown(chapters: Sequence[ChapterClaims]) -> list[ChapterClaims]:
+    """The chapters whose archived full run is judged (current or verified by fingerprint)."""
+    return [ch for ch in chapters if ch.archived is not None and ch.archive_status in SHOWN]
 
 
 def _archived_not_passing_text(chapters: Sequence[ChapterClaims]) -> str:
     """The claims that do not pass on the archived full runs, by name with the scale each was judged at (a failure
     there must not hide behind a quick-mode pass); "" when there is no archived run or every claim passes there."""
-    shown = [ch for ch in chapters if ch.archived is not None and ch.archive_status in SHOWN]
+    shown = _archives_shown(chapters)
     if not shown:
         return ""
     entries = archived_not_passing(chapters)
